@@ -1,0 +1,5 @@
+"""``python -m sqla_lab``."""
+
+from sqla_lab.cli import main
+
+main()

@@ -1,0 +1,11 @@
+"""Every lab sqla-lab ships, in the order ``sqla-lab run`` runs them."""
+
+from __future__ import annotations
+
+from sqla_lab.lab import Lab
+from sqla_lab.labs.connect import connect_lab
+
+__all__ = ["ALL_LABS", "connect_lab"]
+
+#: An explicit, immutable list: adding a lab means adding it here.
+ALL_LABS: tuple[Lab, ...] = (connect_lab,)

@@ -1,0 +1,635 @@
+"""Real PostgreSQL servers: one we start ourselves, or one the user points us at.
+
+Modelled on asyncpg's ``cluster.py``: a :class:`Status` enum, ``init/start/stop/destroy``,
+a free port, a connect-retry readiness probe, and an "existing server" variant with the same
+interface, chosen by ``DATABASE_URL``::
+
+    with EmbeddedPostgres() as pg:          # initdb + start, stop + delete on exit
+        engine = create_async_engine(pg.url)
+
+    async with server_from_url(os.environ.get("DATABASE_URL")) as pg:
+        ...
+
+The embedded server listens on 127.0.0.1 on a free port and on a private unix socket, with
+``scram-sha-256`` authentication and a random password. Run as root, it runs as ``nobody``
+(or ``SQLA_LAB_PG_USER``); the data directory is owned accordingly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import enum
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import asyncpg
+import psycopg
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from sqla_lab._process import (
+    RunAs,
+    find_bin_dir,
+    free_port,
+    port_is_free,
+    reachable_bin_dir,
+    run_as_for_current_user,
+    set_parent_death_signal,
+)
+from sqla_lab.errors import (
+    ConfigurationError,
+    DatabaseUnavailable,
+    PostgresError,
+    PostgresStartError,
+)
+
+__all__ = [
+    "EmbeddedPostgres",
+    "ExistingPostgres",
+    "PostgresServer",
+    "Status",
+    "parse_database_url",
+    "probe_async",
+    "probe_sync",
+    "server_from_url",
+]
+
+_PASSWORD_FILE = "password"
+_DATA_SUBDIR = "pgdata"
+_LOG_FILE = "postgres.log"
+_MARKER_FILE = "sqla-lab-data-dir"
+_BIND_RETRIES = 3
+
+
+class Status(enum.Enum):
+    """Where a server is in its life."""
+
+    NOT_INITIALIZED = "not-initialized"
+    STOPPED = "stopped"
+    RUNNING = "running"
+
+
+def parse_database_url(url: str | URL) -> URL:
+    """Validate a PostgreSQL URL and return it with the asyncpg driver.
+
+    Accepts ``postgresql://``, ``postgres://`` and any ``postgresql+driver://`` spelling.
+
+    Raises:
+        ConfigurationError: unparsable, or not a PostgreSQL URL.
+    """
+    try:
+        parsed = make_url(url) if isinstance(url, str) else url
+    except (ArgumentError, ValueError) as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from None
+    if parsed.get_backend_name() not in {"postgresql", "postgres"}:
+        raise ConfigurationError(
+            f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), "
+            f"not {parsed.get_backend_name()!r}"
+        )
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        raise ConfigurationError(f"DATABASE_URL has an invalid port: {parsed.port}")
+    return parsed.set(drivername="postgresql+asyncpg")
+
+
+def _describe(url: URL) -> str:
+    return f"{url.username or '?'}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def probe_sync(url: URL, *, timeout: float = 5.0) -> str:
+    """Connect once with psycopg and return the server version; translate failures.
+
+    Raises:
+        DatabaseUnavailable: unreachable, refused, or authentication failed.
+    """
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as conn:
+            version = conn.execute("SHOW server_version").fetchone()
+    except (psycopg.Error, OSError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to {_describe(url)}: {_reason(exc)}") from None
+    return str(version[0]) if version else "unknown"
+
+
+async def probe_async(url: URL, *, timeout: float = 5.0) -> str:  # noqa: ASYNC109 - passed to asyncpg.connect
+    """Connect once with asyncpg and return the server version; translate failures.
+
+    Raises:
+        DatabaseUnavailable: unreachable, refused, or authentication failed.
+    """
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=timeout)
+    except (TimeoutError, asyncpg.PostgresError, OSError, ValueError) as exc:
+        raise DatabaseUnavailable(f"cannot connect to {_describe(url)}: {_reason(exc)}") from None
+    try:
+        return str(await conn.fetchval("SHOW server_version"))
+    finally:
+        await conn.close()
+
+
+class PostgresServer:
+    """What every server offers: a URL, a status, a life cycle and context managers."""
+
+    embedded: bool = False
+    #: ``SHOW server_version`` as read when the server was last reached.
+    server_version: str | None = None
+
+    @property
+    def url(self) -> URL:
+        """SQLAlchemy URL with the ``postgresql+asyncpg`` driver."""
+        raise NotImplementedError
+
+    @property
+    def status(self) -> Status:
+        """The server's current :class:`Status`."""
+        raise NotImplementedError
+
+    @property
+    def sync_url(self) -> URL:
+        """The same URL with the ``postgresql+psycopg`` driver, for sync engines."""
+        return self.url.set(drivername="postgresql+psycopg")
+
+    @property
+    def dsn(self) -> str:
+        """A libpq ``postgresql://`` DSN (with password) for raw asyncpg and psycopg."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked, safe to print and log."""
+        return self.url.render_as_string(hide_password=True)
+
+    def init(self) -> None:
+        """Create the cluster if needed."""
+
+    def start(self) -> None:
+        """Start (or reach) the server and wait until it accepts connections."""
+        raise NotImplementedError
+
+    async def astart(self) -> None:
+        """Async flavour of :meth:`start`."""
+        await asyncio.to_thread(self.start)
+
+    def stop(self) -> None:
+        """Stop the server if we own it."""
+
+    def destroy(self) -> None:
+        """Stop and delete what we created."""
+
+    def close(self) -> None:
+        """Stop, and delete unless asked to keep: what context managers do on exit."""
+        self.stop()
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        try:
+            await self.astart()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class ExistingPostgres(PostgresServer):
+    """A server somebody else runs, reached through ``DATABASE_URL``; never stopped by us."""
+
+    embedded = False
+
+    def __init__(self, url: str | URL, *, connect_timeout: float = 5.0) -> None:
+        self._url = parse_database_url(url)
+        self._connect_timeout = connect_timeout
+        self._status = Status.STOPPED
+        self.server_version = None
+
+    @property
+    def url(self) -> URL:
+        return self._url
+
+    @property
+    def status(self) -> Status:
+        return self._status
+
+    def start(self) -> None:
+        self.server_version = probe_sync(self._url, timeout=self._connect_timeout)
+        self._status = Status.RUNNING
+
+    async def astart(self) -> None:
+        self.server_version = await probe_async(self._url, timeout=self._connect_timeout)
+        self._status = Status.RUNNING
+
+    def stop(self) -> None:
+        self._status = Status.STOPPED
+
+    def __repr__(self) -> str:
+        return f"ExistingPostgres({self.display_url!r})"
+
+
+class EmbeddedPostgres(PostgresServer):
+    """A private PostgreSQL server started from pip-installed binaries.
+
+    Args:
+        version: bundled major version, "18" (default) or "16".
+        bin_dir: use this ``bin/`` instead (also ``SQLA_LAB_PG_BIN`` at the CLI).
+        data_dir: where the cluster lives; default a fresh temporary directory.
+        keep: keep ``data_dir`` on close, so the next start is a warm start.
+        host: listen address; loopback only unless you really mean otherwise.
+        port: TCP port; 0 picks a free one.
+        server_settings: extra ``-c name=value`` settings (e.g. ``{"fsync": "off"}``).
+        startup_timeout: seconds to wait for the server to accept connections.
+    """
+
+    embedded = True
+
+    def __init__(
+        self,
+        version: str = "18",
+        *,
+        bin_dir: str | os.PathLike[str] | None = None,
+        data_dir: str | os.PathLike[str] | None = None,
+        keep: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        user: str = "postgres",
+        database: str = "postgres",
+        server_settings: dict[str, str] | None = None,
+        startup_timeout: float = 30.0,
+    ) -> None:
+        self.bin_dir = find_bin_dir(version, bin_dir)
+        self.version = version
+        self.host = host
+        self.requested_port = port
+        self.port = port
+        self.user = user
+        self.database = database
+        self.keep = keep
+        self.server_settings = dict(server_settings or {})
+        self.startup_timeout = startup_timeout
+        self._owns_root = data_dir is None
+        self.root = Path(data_dir).expanduser().resolve() if data_dir else None
+        self.password: str | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._socket_dir: Path | None = None
+        self._run_as: RunAs = run_as_for_current_user()
+        self._server_bin: Path | None = None
+        self.server_version = None
+
+    # -- paths ---------------------------------------------------------------------------
+    @property
+    def data_dir(self) -> Path | None:
+        """The PostgreSQL data directory (``PGDATA``), once known."""
+        return self.root / _DATA_SUBDIR if self.root else None
+
+    @property
+    def log_file(self) -> Path | None:
+        """The server's log (stderr)."""
+        return self.root / _LOG_FILE if self.root else None
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's process id while running."""
+        return self._process.pid if self._process and self._process.poll() is None else None
+
+    @property
+    def socket_dir(self) -> Path | None:
+        """The private unix-socket directory while running."""
+        return self._socket_dir
+
+    @property
+    def url(self) -> URL:
+        if self.password is None or not self.port:
+            raise PostgresError("the embedded server has not been started yet")
+        return URL.create(
+            "postgresql+asyncpg",
+            username=self.user,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=self.database,
+        )
+
+    @property
+    def status(self) -> Status:
+        if self._process is not None and self._process.poll() is None:
+            return Status.RUNNING
+        data_dir = self.data_dir
+        if data_dir is not None and (data_dir / "PG_VERSION").exists():
+            return Status.STOPPED
+        return Status.NOT_INITIALIZED
+
+    # -- life cycle ----------------------------------------------------------------------
+    def init(self) -> None:
+        """Run ``initdb`` (scram-sha-256, random password) unless the cluster exists.
+
+        Raises:
+            PostgresStartError: the directory is unusable or initdb failed.
+        """
+        if self.status is not Status.NOT_INITIALIZED:
+            self._load_password()
+            return
+        root = self._prepare_root()
+        self.password = secrets.token_urlsafe(24)
+        password_file = root / _PASSWORD_FILE
+        password_file.write_text(self.password + "\n")
+        password_file.chmod(0o600)
+        (root / _MARKER_FILE).write_text("created by sqla-lab; safe to delete when stopped\n")
+        self._run_as.chown(root)
+        assert self.data_dir is not None
+        command = [
+            str(self._bin("initdb")),
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
+            "--auth=scram-sha-256",
+            f"--pwfile={password_file}",
+            "--encoding=UTF8",
+            "--locale=C",
+            "--no-sync",
+            "--no-instructions",
+        ]
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env=self._child_env(),
+            cwd=self._child_cwd,
+            user=self._run_as.uid,
+            group=self._run_as.gid,
+            extra_groups=self._child_groups,
+        )
+        if result.returncode != 0:
+            reason = _interesting_line(result.stderr.decode(errors="replace"))
+            raise PostgresStartError(f"initdb failed in {self.root}: {reason}")
+
+    def start(self) -> None:
+        """Start the server (running ``init()`` first if needed) and wait until it is ready.
+
+        Raises:
+            PostgresStartError: the port is busy, the directory unusable, or postgres died.
+        """
+        if self.status is Status.RUNNING:
+            return
+        self.init()
+        self._spawn_and_wait()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Fast shutdown (SIGINT); escalate to SIGQUIT and SIGKILL if it will not go."""
+        process = self._process
+        if process is not None:
+            # SIGINT is PostgreSQL's "fast" shutdown; SIGQUIT "immediate"; SIGKILL last.
+            for sig, wait in (
+                (signal.SIGINT, timeout),
+                (signal.SIGQUIT, 5.0),
+                (signal.SIGKILL, 5.0),
+            ):
+                if process.poll() is not None:
+                    break
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(wait)
+            self._process = None
+            atexit.unregister(self._atexit)
+        if self._socket_dir is not None:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+            self._socket_dir = None
+
+    def destroy(self) -> None:
+        """Stop and delete the whole directory, even one passed as ``data_dir``."""
+        self.stop()
+        if self.root is not None and self.root.exists():
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop; delete the data unless ``keep`` was asked for."""
+        if self.keep:
+            self.stop()
+        else:
+            self.destroy()
+
+    def __repr__(self) -> str:
+        return f"EmbeddedPostgres(version={self.version!r}, status={self.status.value!r})"
+
+    # -- internals -----------------------------------------------------------------------
+    def _bin(self, program: str) -> Path:
+        if self._server_bin is None:
+            self._server_bin = reachable_bin_dir(
+                self.bin_dir, self._run_as, Path(tempfile.gettempdir())
+            )
+        return self._server_bin / program
+
+    def _child_env(self) -> dict[str, str]:
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C",
+            "LANG": "C",
+            "TZ": "UTC",
+        }
+
+    @property
+    def _child_cwd(self) -> str | None:
+        # The unprivileged account may not be allowed into our working directory.
+        return "/" if self._run_as.drops_privileges else None
+
+    @property
+    def _child_groups(self) -> list[int] | None:
+        return [] if self._run_as.drops_privileges else None
+
+    def _prepare_root(self) -> Path:
+        if self.root is None:
+            self.root = Path(tempfile.mkdtemp(prefix="sqla-lab-pg-"))
+        root = self.root
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            probe = root / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise PostgresStartError(
+                f"data directory {root} is not writable: {exc.strerror or exc}"
+            ) from None
+        if any(p.name not in {_PASSWORD_FILE, _MARKER_FILE} for p in root.iterdir()):
+            raise PostgresStartError(
+                f"data directory {root} is not empty and holds no sqla-lab cluster; "
+                "choose an empty or new directory"
+            )
+        if not self._run_as.can_enter(root.parent):
+            raise PostgresStartError(
+                f"data directory {root} is not reachable by user {self._run_as.name!r} "
+                "(as root, PostgreSQL runs unprivileged); choose a directory under /tmp"
+            )
+        root.chmod(0o700)
+        return root
+
+    def _load_password(self) -> None:
+        assert self.root is not None
+        try:
+            self.password = (self.root / _PASSWORD_FILE).read_text().strip()
+        except OSError:
+            raise PostgresStartError(
+                f"data directory {self.root} has a cluster but no sqla-lab password file"
+            ) from None
+
+    def _spawn_and_wait(self) -> None:
+        last_error: PostgresStartError | None = None
+        for _ in range(_BIND_RETRIES):
+            if self.requested_port:
+                if not port_is_free(self.host, self.requested_port):
+                    raise PostgresStartError(
+                        f"port {self.requested_port} on {self.host} is already in use"
+                    )
+                self.port = self.requested_port
+            else:
+                self.port = free_port(self.host)
+            try:
+                self._spawn()
+                self._wait_until_ready()
+            except PostgresStartError as exc:
+                self.stop()
+                last_error = exc
+                # A free port can be taken between our probe and postgres' bind: retry.
+                if self.requested_port or "could not bind" not in str(exc).lower():
+                    raise
+            else:
+                return
+        assert last_error is not None
+        raise last_error
+
+    def _spawn(self) -> None:
+        assert self.data_dir is not None
+        assert self.log_file is not None
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="sqla-lab-sock-"))
+        self._run_as.chown(self._socket_dir)
+        settings = {
+            "listen_addresses": self.host,
+            "port": str(self.port),
+            "unix_socket_directories": str(self._socket_dir),
+            "max_connections": "200",
+            "logging_collector": "off",
+            **self.server_settings,
+        }
+        command = [str(self._bin("postgres")), "-D", str(self.data_dir)]
+        for name, value in settings.items():
+            command += ["-c", f"{name}={value}"]
+        log = open(self.log_file, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            self._process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=self._child_env(),
+                cwd=self._child_cwd,
+                user=self._run_as.uid,
+                group=self._run_as.gid,
+                extra_groups=self._child_groups,
+                start_new_session=True,
+                # Runs after the user switch, which would otherwise clear it.
+                preexec_fn=set_parent_death_signal,
+            )
+        finally:
+            log.close()
+        atexit.register(self._atexit)
+
+    def _wait_until_ready(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        process = self._process
+        assert process is not None
+        while True:
+            if process.poll() is not None:
+                raise PostgresStartError(f"postgres exited at start-up: {self._log_reason()}")
+            try:
+                self.server_version = probe_sync(self.url, timeout=2.0)
+            except DatabaseUnavailable as exc:
+                if time.monotonic() > deadline:
+                    raise PostgresStartError(
+                        f"postgres did not accept connections within "
+                        f"{self.startup_timeout:.0f} s: {exc}"
+                    ) from None
+                time.sleep(0.02)
+            else:
+                return
+
+    def _log_reason(self) -> str:
+        assert self.log_file is not None
+        try:
+            text = self.log_file.read_text(errors="replace")
+        except OSError:
+            return "no log written"
+        return _interesting_line(text)
+
+    def _atexit(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+def _interesting_line(text: str) -> str:
+    """Pick the line of a server log that says what went wrong."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for marker in ("FATAL:", "PANIC:", "ERROR:", "could not", "initdb: error"):
+        for line in reversed(lines):
+            if marker in line:
+                return line[line.find(marker) :] if marker.endswith(":") else line
+    return lines[-1] if lines else "no output"
+
+
+def server_from_url(
+    database_url: str | None,
+    *,
+    version: str = "18",
+    bin_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    keep: bool = False,
+    port: int = 0,
+    server_settings: dict[str, str] | None = None,
+) -> PostgresServer:
+    """An :class:`ExistingPostgres` when ``database_url`` is given, else an embedded one."""
+    if database_url:
+        return ExistingPostgres(database_url)
+    return EmbeddedPostgres(
+        version,
+        bin_dir=bin_dir,
+        data_dir=data_dir,
+        keep=keep,
+        port=port,
+        server_settings=server_settings,
+    )

@@ -1,0 +1,1 @@
+"""Renderers: the same :class:`~sqla_lab.results.LabResult` objects, drawn for people."""

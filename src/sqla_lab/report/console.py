@@ -1,0 +1,153 @@
+"""Terminal rendering with rich: findings tables, evidence tables, and a progress adapter."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table as RichTable
+from rich.text import Text
+
+from sqla_lab.lab import Lab
+from sqla_lab.results import Finding, LabResult, Measurement, Table, Verdict
+
+__all__ = ["ConsoleProgress", "format_measurement", "render_labs", "render_results"]
+
+VERDICT_STYLE = {
+    Verdict.CONFIRMED: "bold green",
+    Verdict.REFUTED: "bold red",
+    Verdict.DEPENDS: "bold yellow",
+}
+
+
+def format_value(value: float, unit: str) -> str:
+    """A number with sensible precision for its size and unit."""
+    if unit == "ratio":
+        return f"{value:.0%}"
+    magnitude = abs(value)
+    if magnitude >= 100 or value == int(value):
+        text = f"{value:,.0f}"
+    elif magnitude >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {unit}".rstrip()
+
+
+def format_measurement(m: Measurement) -> str:
+    """``name: value unit (p95 ...)``."""
+    text = f"{m.name}: {format_value(m.value, m.unit)}"
+    if m.p95 is not None and m.samples:
+        text += f" (p95 {format_value(m.p95, m.unit)}, n={len(m.samples)})"
+    return text
+
+
+def _verdict_text(verdict: Verdict) -> Text:
+    return Text(verdict.value, style=VERDICT_STYLE[verdict])
+
+
+def _findings_table(findings: Sequence[Finding]) -> RichTable:
+    table = RichTable(show_lines=True, expand=True)
+    table.add_column("Claim", ratio=3)
+    table.add_column("Source", ratio=2, style="dim")
+    table.add_column("Measured here", ratio=4)
+    table.add_column("Verdict", ratio=1, no_wrap=True)
+    for finding in findings:
+        measured = "\n".join(format_measurement(m) for m in finding.measurements)
+        table.add_row(finding.claim, finding.source, measured, _verdict_text(finding.verdict))
+    return table
+
+
+def evidence_table(table: Table) -> RichTable:
+    """A :class:`~sqla_lab.results.Table` as a rich table."""
+    rendered = RichTable(title=table.title, title_justify="left")
+    for column in table.columns:
+        rendered.add_column(column)
+    for row in table.rows:
+        rendered.add_row(*("" if cell is None else _cell(cell) for cell in row))
+    return rendered
+
+
+def _cell(cell: object) -> str:
+    if isinstance(cell, float):
+        return format_value(cell, "")
+    return str(cell)
+
+
+def render_results(console: Console, results: Sequence[LabResult]) -> None:
+    """Print each lab's findings, explanations and evidence tables."""
+    for result in results:
+        parts: list[RichTable | Text] = [_findings_table(result.findings)]
+        for finding in result.findings:
+            line = Text.assemble(
+                ("• ", "dim"), (finding.verdict.value, VERDICT_STYLE[finding.verdict]), " "
+            )
+            line.append(finding.explanation)
+            parts.append(line)
+        parts.extend(evidence_table(t) for t in result.tables)
+        console.print(
+            Panel(
+                Group(*parts),
+                title=f"[bold]{result.lab}[/]: {result.title}",
+                subtitle=f"{result.duration_s:.1f} s",
+            )
+        )
+    if results:
+        env = results[-1].environment
+        console.print(
+            f"[dim]PostgreSQL {env.postgresql} ({'embedded' if env.embedded else 'external'}), "
+            f"SQLAlchemy {env.sqlalchemy}, asyncpg {env.asyncpg}, Python {env.python}, "
+            f"{env.cpu_count} CPUs[/]"
+        )
+
+
+def render_labs(console: Console, labs: Iterable[Lab]) -> None:
+    """The ``sqla-lab list`` table."""
+    table = RichTable()
+    table.add_column("Lab", style="bold")
+    table.add_column("Claim it tests")
+    for item in labs:
+        table.add_row(item.name, item.title)
+    console.print(table)
+
+
+class ConsoleProgress:
+    """Adapts the labs' :class:`~sqla_lab.lab.Progress` protocol to a rich progress bar."""
+
+    def __init__(self, console: Console) -> None:
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> ConsoleProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.stop()
+
+    def start(self, description: str, total: int) -> None:
+        """Begin a phase: finish the previous bar and start a new one."""
+        if self._task is not None:
+            self._bar.remove_task(self._task)
+        self._task = self._bar.add_task(description, total=total)
+
+    def advance(self, steps: int = 1) -> None:
+        """Advance the current bar."""
+        if self._task is not None:
+            self._bar.advance(self._task, steps)
