@@ -137,8 +137,9 @@ def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
         raise
 
 
-def _emit_json(document: object) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+def _emit_json(document: object, *, indent: int | None = 2) -> None:
+    sys.stdout.write(json.dumps(document, indent=indent, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
 
 
 @app.command("list")
@@ -279,31 +280,40 @@ def db_up(
     )
     console = _stderr() if as_json else Console()
     started = time.perf_counter()
-    with server:
-        elapsed = time.perf_counter() - started
-        details = {
-            "url": server.url.render_as_string(hide_password=False),
-            "dsn": server.dsn,
-            "host": server.host,
-            "port": server.port,
-            "data_dir": str(server.root),
-            "socket_dir": str(server.socket_dir),
-            "pid": server.pid,
-            "version": server.server_version,
-            "keep": keep,
-        }
-        if as_json:
-            _emit_json(details)
-            sys.stdout.flush()
-        else:
-            console.print(f"PostgreSQL {server.server_version} ready in {elapsed:.2f} s")
-            console.print(
-                f"export DATABASE_URL='{details['url']}'", soft_wrap=True, highlight=False
+    try:
+        with server:
+            _announce(
+                server, console, as_json=as_json, keep=keep, elapsed=time.perf_counter() - started
             )
-            console.print(f"[dim]data in {server.root}; press Ctrl-C to stop[/]")
-        while server.pid is not None:
-            time.sleep(0.2)
-        raise SqlaLabError(f"PostgreSQL exited unexpectedly; see {server.log_file}")
+            while server.pid is not None:
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        # Ctrl-C is how this command is meant to end: the server is stopped by now; exit 0.
+        console.print("PostgreSQL stopped")
+        return
+    raise SqlaLabError(f"PostgreSQL exited unexpectedly; see {server.log_file}")
+
+
+def _announce(
+    server: EmbeddedPostgres, console: Console, *, as_json: bool, keep: bool, elapsed: float
+) -> None:
+    details = {
+        "url": server.url.render_as_string(hide_password=False),
+        "dsn": server.dsn,
+        "host": server.host,
+        "port": server.port,
+        "data_dir": str(server.root),
+        "socket_dir": str(server.socket_dir),
+        "pid": server.pid,
+        "version": server.server_version,
+        "keep": keep,
+    }
+    if as_json:
+        _emit_json(details, indent=None)  # one line, easy to read from a script
+        return
+    console.print(f"PostgreSQL {server.server_version} ready in {elapsed:.2f} s")
+    console.print(f"export DATABASE_URL='{details['url']}'", soft_wrap=True, highlight=False)
+    console.print(f"[dim]data in {server.root}; press Ctrl-C to stop[/]")
 
 
 @app.command()

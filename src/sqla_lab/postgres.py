@@ -495,7 +495,7 @@ class EmbeddedPostgres(PostgresServer):
         if not self._run_as.can_enter(root.parent):
             raise PostgresStartError(
                 f"data directory {root} is not reachable by user {self._run_as.name!r} "
-                "(as root, PostgreSQL runs unprivileged); choose a directory under /tmp"
+                "(as root, PostgreSQL runs unprivileged); choose one it can reach, e.g. under /tmp"
             )
         root.chmod(0o700)
         return root

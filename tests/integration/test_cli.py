@@ -1,0 +1,184 @@
+"""The command line as a user runs it: a real subprocess, real exit codes, real servers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from sqla_lab.postgres import PostgresServer
+from sqla_lab.results import load_results
+from tests.helpers import postmaster_pids
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if "DATABASE_URL" not in k}
+    env.update(COLUMNS="120", NO_COLOR="1", **extra)
+    return env
+
+
+def sqla_lab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sqla_lab", *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        timeout=150,
+        check=False,
+    )
+
+
+def _assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, text: str) -> None:
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ")
+    assert text in lines[0]
+
+
+@pytest.fixture
+def no_new_postmasters() -> Iterator[None]:
+    before = set(postmaster_pids())
+    yield
+    deadline = time.monotonic() + 10
+    while set(postmaster_pids()) - before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert set(postmaster_pids()) - before == set(), "a postgres outlived the command"
+
+
+def test_help_lists_the_commands() -> None:
+    result = sqla_lab("--help")
+    assert result.returncode == 0
+    for command in ("run", "list", "seed", "db"):
+        assert command in result.stdout
+
+
+def test_list_as_json() -> None:
+    result = sqla_lab("list", "--json")
+    assert result.returncode == 0
+    names = [item["name"] for item in json.loads(result.stdout)]
+    assert names[0] == "connect"
+
+
+def test_unknown_lab_is_exit_2_before_any_server_starts(no_new_postmasters: None) -> None:
+    _assert_one_line_error(sqla_lab("run", "nope"), 2, "unknown lab 'nope'")
+
+
+@pytest.mark.parametrize(
+    ("url", "text"),
+    [
+        pytest.param("mysql://u:p@localhost/db", "must be a PostgreSQL URL", id="not-postgres"),
+        pytest.param("::not a url::", "not a valid database URL", id="unparsable"),
+        pytest.param("postgresql://u:secret@127.0.0.1:1/db", "cannot connect", id="unreachable"),
+    ],
+)
+def test_bad_database_url_is_exit_2(url: str, text: str) -> None:
+    result = sqla_lab("run", "connect", "--quick", env=_env(DATABASE_URL=url))
+    _assert_one_line_error(result, 2, text)
+    assert "secret" not in result.stderr
+
+
+def test_bad_password_is_exit_2(postgres: PostgresServer) -> None:
+    url = postgres.url.set(password="wrong").render_as_string(hide_password=False)
+    result = sqla_lab("run", "connect", "--quick", "--database-url", url)
+    _assert_one_line_error(result, 2, "password authentication failed")
+
+
+def test_bad_setting_is_exit_2() -> None:
+    result = sqla_lab("run", "connect", "--quick", env=_env(SQLA_LAB_POOL_SIZE="many"))
+    _assert_one_line_error(result, 2, "invalid setting pool_size")
+
+
+def test_unwritable_json_file_is_refused_before_running(no_new_postmasters: None) -> None:
+    result = sqla_lab("run", "connect", "--quick", "--json", "/proc/nowhere/results.json")
+    _assert_one_line_error(result, 2, "cannot write results to /proc/nowhere/results.json")
+
+
+def test_run_on_an_existing_server_writes_json(postgres: PostgresServer, tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    result = sqla_lab(
+        "run", "connect", "--quick", "--json", str(out), "--database-url", postgres.dsn
+    )
+    assert result.returncode == 0, result.stderr
+    (connect,) = load_results(json.loads(out.read_text()))
+    assert connect.lab == "connect"
+    assert connect.environment.embedded is False
+    assert {f.key for f in connect.findings} == {
+        "connect.pooled-vs-new",
+        "connect.connect-dominates",
+    }
+    assert connect.finding("pooled-vs-new").verdict.value in result.stdout
+    assert len(connect.finding("pooled-vs-new").measurements[0].samples) == 30
+
+
+def test_run_on_the_embedded_default_leaves_nothing(no_new_postmasters: None) -> None:
+    result = sqla_lab("run", "connect", "--quick", "--json", "-")
+    assert result.returncode == 0, result.stderr
+    (connect,) = load_results(json.loads(result.stdout))
+    assert connect.environment.embedded is True
+    assert connect.environment.postgresql.startswith("18.")
+
+
+def test_seed_counts_as_json(postgres: PostgresServer) -> None:
+    args = ["seed", "--users", "120", "--posts-per-user", "3", "--reset", "--json"]
+    result = sqla_lab(*args, "--database-url", postgres.dsn)
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert (counts["users"], counts["posts"]) == (120, 360)
+
+
+def _start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sqla_lab", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+    )
+
+
+def test_db_up_prints_its_url_and_stops_on_ctrl_c(no_new_postmasters: None) -> None:
+    process = _start("db", "up", "--json")
+    try:
+        assert process.stdout is not None
+        details = json.loads(process.stdout.readline())
+        assert details["url"].startswith("postgresql+asyncpg://postgres:")
+        assert details["host"] == "127.0.0.1"
+        assert details["pid"] in postmaster_pids()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(30) == 0
+        assert details["pid"] not in postmaster_pids()
+        assert not Path(details["data_dir"]).exists()
+    finally:
+        process.kill()
+        process.communicate()  # reaps it and closes the pipes
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_interrupting_a_run_stops_the_server(no_new_postmasters: None, sig: int) -> None:
+    before = set(postmaster_pids())
+    process = _start("run", "connect")  # full repetitions: long enough to interrupt
+    try:
+        deadline = time.monotonic() + 60
+        while not set(postmaster_pids()) - before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert set(postmaster_pids()) - before, "the run never started its server"
+        time.sleep(1.0)  # let it get into the lab
+        process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        assert "Traceback" not in stderr
+        assert "interrupted" in stderr
+    finally:
+        process.kill()
+        process.communicate()  # reaps it and closes the pipes

@@ -1,0 +1,99 @@
+"""The public surface: exports, lab framework, settings and URL validation."""
+
+from __future__ import annotations
+
+import pytest
+
+import sqla_lab
+from sqla_lab.errors import ConfigurationError
+from sqla_lab.lab import LabContext, LabOutput, lab, select_labs
+from sqla_lab.labs import ALL_LABS
+from sqla_lab.postgres import parse_database_url
+from sqla_lab.settings import Settings
+
+
+def test_all_is_sorted_and_complete() -> None:
+    assert list(sqla_lab.__all__) == sorted(sqla_lab.__all__)
+    for name in sqla_lab.__all__:
+        assert hasattr(sqla_lab, name), name
+    public = {n for n in dir(sqla_lab) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(sqla_lab.__all__)
+
+
+def test_lab_title_is_the_docstring_first_line() -> None:
+    @lab("demo")
+    async def demo(ctx: LabContext) -> LabOutput:
+        """A claim.
+
+        Details.
+        """
+        return LabOutput(findings=())
+
+    assert (demo.name, demo.title, demo.description) == ("demo", "A claim.", "Details.")
+
+
+def test_lab_without_docstring_is_rejected() -> None:
+    async def bare(ctx: LabContext) -> LabOutput:
+        return LabOutput(findings=())
+
+    with pytest.raises(TypeError, match="docstring"):
+        lab("bare")(bare)
+
+
+def test_select_labs_keeps_order_and_rejects_unknown() -> None:
+    names = [item.name for item in ALL_LABS]
+    assert [x.name for x in select_labs(ALL_LABS, [])] == names
+    assert [x.name for x in select_labs(ALL_LABS, [names[0], names[0]])] == [names[0]]
+    with pytest.raises(ConfigurationError, match="unknown lab 'nope'"):
+        select_labs(ALL_LABS, ["nope"])
+
+
+def test_lab_names_are_unique() -> None:
+    names = [item.name for item in ALL_LABS]
+    assert len(names) == len(set(names))
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        pytest.param("not a url", "not a valid database URL", id="unparsable"),
+        pytest.param("mysql://u:p@localhost/db", "must be a PostgreSQL URL", id="mysql"),
+        pytest.param("sqlite:///x.db", "must be a PostgreSQL URL", id="sqlite"),
+        pytest.param("postgresql://u:p@localhost:99999/db", "invalid", id="bad-port"),
+    ],
+)
+def test_bad_database_urls(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        parse_database_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgresql://u:p@db:5433/x", id="plain"),
+        pytest.param("postgres://u:p@db:5433/x", id="heroku-style"),
+        pytest.param("postgresql+psycopg://u:p@db:5433/x", id="psycopg"),
+    ],
+)
+def test_good_database_urls_get_the_asyncpg_driver(url: str) -> None:
+    parsed = parse_database_url(url)
+    assert parsed.drivername == "postgresql+asyncpg"
+    assert (parsed.host, parsed.port, parsed.database) == ("db", 5433, "x")
+
+
+def test_settings_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://a@b/c")
+    monkeypatch.setenv("SQLA_LAB_POOL_SIZE", "7")
+    monkeypatch.setenv("SQLA_LAB_POOL_PRE_PING", "true")
+    settings = Settings()
+    assert (settings.database_url, settings.pool_size, settings.pool_pre_ping) == (
+        "postgresql://a@b/c",
+        7,
+        True,
+    )
+
+
+def test_prefixed_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://a@b/plain")
+    monkeypatch.setenv("SQLA_LAB_DATABASE_URL", "postgresql://a@b/prefixed")
+    assert Settings().database_url == "postgresql://a@b/prefixed"
