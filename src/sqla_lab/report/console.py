@@ -33,6 +33,8 @@ def format_value(value: float, unit: str) -> str:
     """A number with sensible precision for its size and unit."""
     if unit == "ratio":
         return f"{value:.0%}"
+    if unit == "x":
+        return f"{value:.1f}x"
     magnitude = abs(value)
     if magnitude >= 100 or value == int(value):
         text = f"{value:,.0f}"
@@ -57,13 +59,14 @@ def _verdict_text(verdict: Verdict) -> Text:
 
 def _findings_table(findings: Sequence[Finding]) -> RichTable:
     table = RichTable(show_lines=True, expand=True)
-    table.add_column("Claim", ratio=3)
-    table.add_column("Source", ratio=2, style="dim")
+    table.add_column("Claim (source)", ratio=3)
     table.add_column("Measured here", ratio=4)
-    table.add_column("Verdict", ratio=1, no_wrap=True)
+    table.add_column("Verdict", no_wrap=True, min_width=9)
     for finding in findings:
+        claim = Text(finding.claim)
+        claim.append(f"\n{finding.source}", style="dim")
         measured = "\n".join(format_measurement(m) for m in finding.measurements)
-        table.add_row(finding.claim, finding.source, measured, _verdict_text(finding.verdict))
+        table.add_row(claim, measured, _verdict_text(finding.verdict))
     return table
 
 

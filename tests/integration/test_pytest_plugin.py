@@ -1,0 +1,88 @@
+"""The pytest plugin, tested from the outside as a user's project would use it."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from sqla_lab.postgres import PostgresServer
+from tests.helpers import postmaster_pids
+
+pytestmark = pytest.mark.timeout(180)
+
+USER_TESTS = """
+import pytest
+from sqlalchemy import func, select, text
+
+from sqla_lab import Database, UserEntity
+
+
+def test_postgres_is_running(postgres):
+    assert postgres.status.value == "running"
+
+
+async def test_database_has_the_tables(database: Database):
+    async with database.session() as s:
+        assert (await s.execute(text("SELECT count(*) FROM users"))).scalar_one() == 0
+
+
+@pytest.mark.parametrize("name", ["first", "second"])
+async def test_session_is_isolated(session, name):
+    session.add(UserEntity(name=name))
+    await session.commit()  # even a commit is rolled back after the test
+    count = (await session.execute(select(func.count()).select_from(UserEntity))).scalar_one()
+    assert count == 1
+"""
+
+
+def _run_inline(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, env_url: str | None
+) -> pytest.RunResult:
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_user=USER_TESTS)
+    if env_url is None:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+        monkeypatch.delenv("SQLA_LAB_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("DATABASE_URL", env_url)
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
+
+
+def test_fixtures_on_the_embedded_server(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = set(postmaster_pids())
+    result = _run_inline(pytester, monkeypatch, env_url=None)
+    result.assert_outcomes(passed=4)
+    assert set(postmaster_pids()) - before == set()
+
+
+@pytest.fixture
+def throwaway_database(postgres: PostgresServer) -> Iterator[str]:
+    """A database of its own on the test server: the inner run creates and drops tables."""
+    name = f"plugin_test_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url.set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_fixtures_on_an_existing_server(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, throwaway_database: str
+) -> None:
+    before = set(postmaster_pids())
+    result = _run_inline(pytester, monkeypatch, env_url=throwaway_database)
+    result.assert_outcomes(passed=4)
+    assert set(postmaster_pids()) == before  # nothing new was started
+
+
+def test_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest_subprocess("--fixtures")
+    result.stdout.fnmatch_lines(["*postgres*", "*database_url*", "*session*"])
