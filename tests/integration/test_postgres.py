@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -167,3 +170,30 @@ def test_existing_server_failures_are_one_line(postgres: PostgresServer, mangle:
     assert "\n" not in message
     assert message.startswith("cannot connect to postgres@127.0.0.1:")
     assert "wrong" not in message  # never the password
+
+
+def test_a_killed_parent_takes_its_server_with_it() -> None:
+    """SIGKILL leaves no chance for atexit: the parent-death signal must stop postgres."""
+    script = (
+        "from sqla_lab.postgres import EmbeddedPostgres\n"
+        "import sys, time\n"
+        "pg = EmbeddedPostgres(); pg.start()\n"
+        "print(pg.pid, pg.root, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        pid_text, root = parent.stdout.readline().split()
+        pid = int(pid_text)
+        assert pid in postmaster_pids()
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while pid in postmaster_pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pid not in postmaster_pids()
+        shutil.rmtree(root, ignore_errors=True)  # nobody was left to delete it
+    finally:
+        parent.kill()
+        parent.communicate()
