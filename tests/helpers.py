@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import time
 from pathlib import Path
 
+_OWNER = re.compile(rb"^cluster_name=sqla-lab-(\d+)$")
 
-def postmaster_pids() -> list[int]:
-    """PIDs of every running PostgreSQL postmaster (a ``postgres -D ...`` process)."""
-    pids = []
+
+def postmasters() -> dict[int, int | None]:
+    """Every running postmaster (``postgres -D ...``) and the pid of the process that started
+    it, read from the ``cluster_name=sqla-lab-<pid>`` sqla-lab puts on its command line."""
+    found: dict[int, int | None] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -15,6 +21,36 @@ def postmaster_pids() -> list[int]:
             argv = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if argv and argv[0].endswith(b"/postgres") and b"-D" in argv:
-            pids.append(int(entry.name))
-    return pids
+        if not (argv and argv[0].endswith(b"/postgres") and b"-D" in argv):
+            continue
+        owner = None
+        for arg in argv:
+            if match := _OWNER.match(arg):
+                owner = int(match.group(1))
+        found[int(entry.name)] = owner
+    return found
+
+
+def postmaster_pids(owner: int | None = None) -> list[int]:
+    """Postmaster pids, all of them or only those started by process ``owner``."""
+    return [pid for pid, own in postmasters().items() if owner is None or own == owner]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def orphaned_postmasters(*, wait_s: float = 10.0) -> list[int]:
+    """sqla-lab postmasters whose starting process is gone: leaks, after ``wait_s`` of grace."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        orphans = [pid for pid, own in postmasters().items() if own is not None and not _alive(own)]
+        if not orphans or time.monotonic() > deadline:
+            return orphans
+        time.sleep(0.1)

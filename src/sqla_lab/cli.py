@@ -16,7 +16,7 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -64,6 +64,9 @@ JsonFileOption = Annotated[
 ]
 
 
+#: Signals that unwind like Ctrl-C, so that context managers stop what we started.
+_UNWIND_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -86,6 +89,36 @@ def _handle_errors(command: Callable[P, R]) -> Callable[P, R]:
             _fail("interrupted; everything sqla-lab started has been stopped", 130)
 
     return wrapper
+
+
+T = TypeVar("T")
+
+
+def _run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` where SIGTERM/SIGHUP cancel the work at an ``await``, as Ctrl-C does.
+
+    Raising from a signal handler at an arbitrary bytecode could leave a half-built driver
+    object behind (asyncpg then complains at exit); cancellation unwinds cleanly instead.
+    """
+
+    async def guarded() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        previous = {sig: signal.getsignal(sig) for sig in _UNWIND_SIGNALS}
+        for sig in _UNWIND_SIGNALS:
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            return await coroutine
+        finally:
+            for sig, handler in previous.items():
+                loop.remove_signal_handler(sig)
+                signal.signal(sig, handler)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt from None
 
 
 def _settings(**overrides: Any) -> Settings:
@@ -187,7 +220,7 @@ def run(
     with _server(settings) as server:
         console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
         with ConsoleProgress(console) as progress:
-            asyncio.run(
+            _run_async(
                 run_labs(
                     selected,
                     server=server,
@@ -238,7 +271,7 @@ def seed_command(
                 )
                 return counts, time.perf_counter() - started
 
-        counts, elapsed = asyncio.run(load())
+        counts, elapsed = _run_async(load())
     if as_json:
         _emit_json({"users": counts.users, "posts": counts.posts, "seconds": elapsed})
         return
@@ -330,7 +363,7 @@ def _raise_keyboard_interrupt(signum: int, frame: object) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI with SIGTERM and SIGHUP unwinding like Ctrl-C."""
     previous: list[tuple[signal.Signals, Callable[..., Any] | int | None]] = []
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    for sig in _UNWIND_SIGNALS:
         previous.append((sig, signal.getsignal(sig)))
         signal.signal(sig, _raise_keyboard_interrupt)
     try:

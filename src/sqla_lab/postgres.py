@@ -62,12 +62,18 @@ __all__ = [
     "probe_async",
     "probe_sync",
     "server_from_url",
+    "sweep_stale_directories",
 ]
 
 _PASSWORD_FILE = "password"
 _DATA_SUBDIR = "pgdata"
 _LOG_FILE = "postgres.log"
 _MARKER_FILE = "sqla-lab-data-dir"
+_KEEP_FILE = "keep"
+_ROOT_PREFIX = "sqla-lab-pg-"
+_SOCKET_PREFIX = "sqla-lab-sock-"
+#: A temporary cluster untouched this long, with no postmaster, was left by a killed process.
+_STALE_AFTER_S = 600.0
 _BIND_RETRIES = 3
 
 
@@ -370,6 +376,8 @@ class EmbeddedPostgres(PostgresServer):
         password_file.write_text(self.password + "\n")
         password_file.chmod(0o600)
         (root / _MARKER_FILE).write_text("created by sqla-lab; safe to delete when stopped\n")
+        if self.keep:
+            (root / _KEEP_FILE).write_text("kept on purpose: never swept\n")
         self._run_as.chown(root)
         assert self.data_dir is not None
         command = [
@@ -476,7 +484,8 @@ class EmbeddedPostgres(PostgresServer):
 
     def _prepare_root(self) -> Path:
         if self.root is None:
-            self.root = Path(tempfile.mkdtemp(prefix="sqla-lab-pg-"))
+            sweep_stale_directories(Path(tempfile.gettempdir()))
+            self.root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
         root = self.root
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -487,7 +496,7 @@ class EmbeddedPostgres(PostgresServer):
             raise PostgresStartError(
                 f"data directory {root} is not writable: {exc.strerror or exc}"
             ) from None
-        if any(p.name not in {_PASSWORD_FILE, _MARKER_FILE} for p in root.iterdir()):
+        if any(p.name not in {_PASSWORD_FILE, _MARKER_FILE, _KEEP_FILE} for p in root.iterdir()):
             raise PostgresStartError(
                 f"data directory {root} is not empty and holds no sqla-lab cluster; "
                 "choose an empty or new directory"
@@ -537,7 +546,7 @@ class EmbeddedPostgres(PostgresServer):
     def _spawn(self) -> None:
         assert self.data_dir is not None
         assert self.log_file is not None
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="sqla-lab-sock-"))
+        self._socket_dir = Path(tempfile.mkdtemp(prefix=_SOCKET_PREFIX))
         self._run_as.chown(self._socket_dir)
         settings = {
             "listen_addresses": self.host,
@@ -545,6 +554,8 @@ class EmbeddedPostgres(PostgresServer):
             "unix_socket_directories": str(self._socket_dir),
             "max_connections": "200",
             "logging_collector": "off",
+            # Names the owning process in `ps` and lets tests find a server's owner.
+            "cluster_name": f"sqla-lab-{os.getpid()}",
             **self.server_settings,
         }
         command = [str(self._bin("postgres")), "-D", str(self.data_dir)]
@@ -600,6 +611,36 @@ class EmbeddedPostgres(PostgresServer):
     def _atexit(self) -> None:
         with contextlib.suppress(Exception):
             self.close()
+
+
+def sweep_stale_directories(parent: Path, *, older_than_s: float = _STALE_AFTER_S) -> list[Path]:
+    """Delete temporary clusters and socket directories that killed processes left behind.
+
+    Only directories sqla-lab created (by prefix and marker file), not kept on purpose, with no
+    ``postmaster.pid`` and untouched for ``older_than_s`` seconds are removed.
+
+    Returns:
+        The directories removed.
+    """
+    removed: list[Path] = []
+    now = time.time()
+    candidates = [*parent.glob(f"{_ROOT_PREFIX}*"), *parent.glob(f"{_SOCKET_PREFIX}*")]
+    for path in candidates:
+        try:
+            if now - path.stat().st_mtime < older_than_s or not path.is_dir():
+                continue
+            if path.name.startswith(_ROOT_PREFIX):
+                if not (path / _MARKER_FILE).exists() or (path / _KEEP_FILE).exists():
+                    continue
+                if (path / _DATA_SUBDIR / "postmaster.pid").exists():
+                    continue
+            elif any(path.iterdir()):
+                continue  # a socket directory still holding a socket belongs to a live server
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 def _interesting_line(text: str) -> str:

@@ -15,7 +15,7 @@ import pytest
 
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.results import load_results
-from tests.helpers import postmaster_pids
+from tests.helpers import orphaned_postmasters, postmaster_pids
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -48,12 +48,8 @@ def _assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, 
 
 @pytest.fixture
 def no_new_postmasters() -> Iterator[None]:
-    before = set(postmaster_pids())
     yield
-    deadline = time.monotonic() + 10
-    while set(postmaster_pids()) - before and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert set(postmaster_pids()) - before == set(), "a postgres outlived the command"
+    assert orphaned_postmasters() == [], "a postgres outlived the command that started it"
 
 
 def test_help_lists_the_commands() -> None:
@@ -166,13 +162,12 @@ def test_db_up_prints_its_url_and_stops_on_ctrl_c(no_new_postmasters: None) -> N
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_interrupting_a_run_stops_the_server(no_new_postmasters: None, sig: int) -> None:
-    before = set(postmaster_pids())
     process = _start("run", "connect")  # full repetitions: long enough to interrupt
     try:
         deadline = time.monotonic() + 60
-        while not set(postmaster_pids()) - before and time.monotonic() < deadline:
+        while not postmaster_pids(owner=process.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert set(postmaster_pids()) - before, "the run never started its server"
+        assert postmaster_pids(owner=process.pid), "the run never started its server"
         time.sleep(1.0)  # let it get into the lab
         process.send_signal(sig)
         _, stderr = process.communicate(timeout=60)

@@ -16,7 +16,13 @@ import psycopg
 import pytest
 
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, PostgresStartError
-from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
+from sqla_lab.postgres import (
+    EmbeddedPostgres,
+    ExistingPostgres,
+    PostgresServer,
+    Status,
+    sweep_stale_directories,
+)
 from tests.helpers import postmaster_pids
 
 pytestmark = pytest.mark.timeout(120)
@@ -32,8 +38,8 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def _postgres_pids() -> set[int]:
-    """Postmasters running on this machine (read from /proc, immune to ps column widths)."""
-    return set(postmaster_pids())
+    """Postmasters this test process started (read from /proc; others may run in parallel)."""
+    return set(postmaster_pids(owner=os.getpid()))
 
 
 def _process_user(pid: int) -> int:
@@ -197,3 +203,28 @@ def test_a_killed_parent_takes_its_server_with_it() -> None:
     finally:
         parent.kill()
         parent.communicate()
+
+
+def test_sweep_removes_only_stale_abandoned_clusters(scratch: Path) -> None:
+    def cluster(name: str, *files: str, age_s: float = 3600) -> Path:
+        path = scratch / name
+        (path / "pgdata").mkdir(parents=True)
+        for file in files:
+            (path / file).write_text("")
+        old = time.time() - age_s
+        os.utime(path, (old, old))
+        return path
+
+    abandoned = cluster("sqla-lab-pg-abandoned", "sqla-lab-data-dir")
+    kept = cluster("sqla-lab-pg-kept", "sqla-lab-data-dir", "keep")
+    fresh = cluster("sqla-lab-pg-fresh", "sqla-lab-data-dir", age_s=0)
+    running = cluster("sqla-lab-pg-running", "sqla-lab-data-dir", "pgdata/postmaster.pid")
+    foreign = cluster("sqla-lab-pg-foreign")
+    assert sweep_stale_directories(scratch) == [abandoned]
+    assert [p.exists() for p in (abandoned, kept, fresh, running, foreign)] == [
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 
@@ -9,7 +10,7 @@ import psycopg
 import pytest
 
 from sqla_lab.postgres import PostgresServer
-from tests.helpers import postmaster_pids
+from tests.helpers import orphaned_postmasters, postmasters
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -56,10 +57,9 @@ def _run_inline(
 def test_fixtures_on_the_embedded_server(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = set(postmaster_pids())
     result = _run_inline(pytester, monkeypatch, env_url=None)
     result.assert_outcomes(passed=4)
-    assert set(postmaster_pids()) - before == set()
+    assert orphaned_postmasters() == []
 
 
 @pytest.fixture
@@ -76,10 +76,12 @@ def throwaway_database(postgres: PostgresServer) -> Iterator[str]:
 def test_fixtures_on_an_existing_server(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, throwaway_database: str
 ) -> None:
-    before = set(postmaster_pids())
+    before = postmasters()
     result = _run_inline(pytester, monkeypatch, env_url=throwaway_database)
     result.assert_outcomes(passed=4)
-    assert set(postmaster_pids()) == before  # nothing new was started
+    started = {pid: own for pid, own in postmasters().items() if pid not in before}
+    assert orphaned_postmasters() == []
+    assert started == {} or all(own != os.getpid() for own in started.values())
 
 
 def test_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
