@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +179,30 @@ def test_interrupting_a_run_stops_the_server(no_new_postmasters: None, sig: int)
     finally:
         process.kill()
         process.communicate()  # reaps it and closes the pipes
+
+
+def test_unwritable_data_dir_is_exit_2(no_new_postmasters: None) -> None:
+    result = sqla_lab("db", "up", "--data-dir", "/proc/sqla-lab-nowhere")
+    _assert_one_line_error(result, 2, "data directory /proc/sqla-lab-nowhere is not writable")
+
+
+def test_db_up_keeps_a_data_dir_across_runs(no_new_postmasters: None) -> None:
+    data_dir = Path(tempfile.mkdtemp(prefix="sqla-lab-test-")) / "kept"
+    data_dir.parent.chmod(0o755)
+    try:
+        urls = []
+        for _ in range(2):
+            process = _start("db", "up", "--data-dir", str(data_dir), "--keep", "--json")
+            try:
+                assert process.stdout is not None
+                urls.append(json.loads(process.stdout.readline())["url"])
+                process.send_signal(signal.SIGINT)
+                assert process.wait(30) == 0
+            finally:
+                process.kill()
+                process.communicate()
+            assert (data_dir / "pgdata" / "PG_VERSION").exists()
+        # Same cluster, same password; the port is picked afresh each time.
+        assert urls[0].split("@")[0] == urls[1].split("@")[0]
+    finally:
+        shutil.rmtree(data_dir.parent, ignore_errors=True)
