@@ -18,6 +18,7 @@ from sqla_lab.errors import (
     PostgresStartError,
     SqlaLabError,
 )
+from sqla_lab.faults import FaultMode, FaultProxy
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
@@ -39,6 +40,8 @@ __all__ = [
     "EmbeddedPostgres",
     "Environment",
     "ExistingPostgres",
+    "FaultMode",
+    "FaultProxy",
     "Finding",
     "Lab",
     "LabContext",
