@@ -127,7 +127,9 @@ class PoolMonitor:
             raise ValueError("window must be at least 1")
         self._engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
         self._lock = threading.Lock()
-        self._waits: deque[CheckoutWait] = deque(maxlen=window)
+        # Plain tuples (started_s, wait_ms, ok): cheaper to make than dataclasses, and the
+        # garbage collector stops tracking them; checkout_log() dresses them up.
+        self._waits: deque[tuple[float, float, bool]] = deque(maxlen=window)
         self._histogram = [0] * (len(WAIT_BUCKETS_MS) + 1)
         self._counts = dict.fromkeys(_EVENTS, 0)
         self._checkout_errors = 0
@@ -190,12 +192,13 @@ class PoolMonitor:
     def checkout_log(self) -> tuple[CheckoutWait, ...]:
         """The most recent ``window`` checkout requests, oldest first."""
         with self._lock:
-            return tuple(self._waits)
+            waits = tuple(self._waits)
+        return tuple(CheckoutWait(started, wait_ms, ok) for started, wait_ms, ok in waits)
 
     # -- internals -----------------------------------------------------------------------
     def _snapshot(self) -> PoolSnapshot:
         with self._lock:
-            recent = [w.wait_ms for w in self._waits]
+            recent = [wait_ms for _, wait_ms, _ in self._waits]
             histogram = tuple(
                 (bound, count)
                 for bound, count in zip((*WAIT_BUCKETS_MS, None), self._histogram, strict=True)
@@ -221,15 +224,17 @@ class PoolMonitor:
         engine = self._engine
         self._previous_raw_connection = vars(engine).get("raw_connection")
         inner = engine.raw_connection
+        record_wait = self._record_wait
+        clock = time.perf_counter
 
         def raw_connection() -> Any:
-            started = time.perf_counter()
+            started = clock()
             try:
                 connection = inner()
             except BaseException as exc:
-                self._record_wait(started, ok=False, timeout=isinstance(exc, PoolTimeoutError))
+                record_wait(started, False, isinstance(exc, PoolTimeoutError))
                 raise
-            self._record_wait(started, ok=True, timeout=False)
+            record_wait(started, True, False)
             return connection
 
         # An instance attribute shadows the method for this engine only; removed on exit.
@@ -249,11 +254,10 @@ class PoolMonitor:
             if event.contains(engine, name, listener):
                 event.remove(engine, name, listener)
 
-    def _record_wait(self, started: float, *, ok: bool, timeout: bool) -> None:
-        now = time.perf_counter()
-        wait_ms = (now - started) * 1000.0
+    def _record_wait(self, started: float, ok: bool, timeout: bool) -> None:
+        wait_ms = (time.perf_counter() - started) * 1000.0
         with self._lock:
-            self._waits.append(CheckoutWait(started - self._started, wait_ms, ok))
+            self._waits.append((started - self._started, wait_ms, ok))
             self._histogram[bisect.bisect_left(WAIT_BUCKETS_MS, wait_ms)] += 1
             self._wait_count += 1
             if self._wait_max_ms is None or wait_ms > self._wait_max_ms:
@@ -273,8 +277,10 @@ class PoolMonitor:
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
         with self._lock:
             self._counts["checkout"] += 1
-            self._checked_out.add(id(record))
-            self._peak = max(self._peak, len(self._checked_out))
+            checked_out = self._checked_out
+            checked_out.add(id(record))
+            if len(checked_out) > self._peak:
+                self._peak = len(checked_out)
 
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
         with self._lock:

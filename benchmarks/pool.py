@@ -1,0 +1,127 @@
+"""Pool benchmark: ratios measured side by side in one run.
+
+Prints:
+
+* new connection / pooled checkout (connect + SELECT 1 + release, interleaved);
+* pool_pre_ping overhead per checkout, in microseconds and as a ratio;
+* PoolMonitor overhead over 10,000 checkouts, as a ratio (goal: under 5 %).
+
+Usage: ``python benchmarks/pool.py [--quick]``; uses ``DATABASE_URL`` when set, else starts
+(and stops) an embedded PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import time
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from sqla_lab import PoolMonitor
+from sqla_lab.measure import sample_interleaved
+from sqla_lab.postgres import PostgresServer, server_from_url
+
+MONITOR_CHECKOUTS = 10_000
+BLOCK = 250
+
+
+async def _select_one(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+
+
+async def _checkouts(engine: AsyncEngine, count: int, *, query: bool = False) -> float:
+    """Seconds for ``count`` checkouts and releases (each running SELECT 1 if ``query``)."""
+    started = time.perf_counter()
+    for _ in range(count):
+        async with engine.connect() as conn:
+            if query:
+                await conn.execute(text("SELECT 1"))
+    return time.perf_counter() - started
+
+
+async def new_vs_pooled(server: PostgresServer, repetitions: int) -> None:
+    fresh = create_async_engine(server.url, poolclass=NullPool)
+    pooled = create_async_engine(server.url, pool_size=1)
+    try:
+        samples = await sample_interleaved(
+            {"new": lambda: _select_one(fresh), "pooled": lambda: _select_one(pooled)},
+            repetitions=repetitions,
+        )
+    finally:
+        await fresh.dispose()
+        await pooled.dispose()
+    new, old = statistics.median(samples["new"]), statistics.median(samples["pooled"])
+    print(
+        f"new connection / pooled checkout: {new / old:.1f}x "
+        f"(new {new:.3f} ms, pooled {old:.3f} ms, medians of {repetitions})"
+    )
+
+
+async def pre_ping(server: PostgresServer, repetitions: int) -> None:
+    plain = create_async_engine(server.url, pool_size=1)
+    pinged = create_async_engine(server.url, pool_size=1, pool_pre_ping=True)
+    try:
+        samples = await sample_interleaved(
+            {"plain": lambda: _select_one(plain), "pinged": lambda: _select_one(pinged)},
+            repetitions=repetitions,
+        )
+    finally:
+        await plain.dispose()
+        await pinged.dispose()
+    without, with_ping = statistics.median(samples["plain"]), statistics.median(samples["pinged"])
+    print(
+        f"pool_pre_ping overhead: {(with_ping - without) * 1000:.0f} µs per checkout, "
+        f"{with_ping / without:.2f}x (checkout + SELECT 1: {without:.3f} ms without, "
+        f"{with_ping:.3f} ms with; medians of {repetitions}; the seed says 10,000 µs)"
+    )
+
+
+async def monitor_overhead(server: PostgresServer, checkouts: int, *, query: bool) -> None:
+    plain = create_async_engine(server.url, pool_size=1)
+    watched = create_async_engine(server.url, pool_size=1)
+    plain_s = watched_s = 0.0
+    try:
+        await _checkouts(plain, 50, query=query)
+        await _checkouts(watched, 50, query=query)
+        with PoolMonitor(watched) as monitor:
+            # Alternate blocks, and which side goes first, so drift on a shared machine
+            # hits both sides alike.
+            for block in range(checkouts // BLOCK):
+                if block % 2:
+                    watched_s += await _checkouts(watched, BLOCK, query=query)
+                    plain_s += await _checkouts(plain, BLOCK, query=query)
+                else:
+                    plain_s += await _checkouts(plain, BLOCK, query=query)
+                    watched_s += await _checkouts(watched, BLOCK, query=query)
+        snapshot = monitor.snapshot()
+    finally:
+        await plain.dispose()
+        await watched.dispose()
+    what = "checkout + SELECT 1" if query else "bare checkout + release"
+    print(
+        f"PoolMonitor overhead ({what}): {watched_s / plain_s:.3f}x over "
+        f"{snapshot.checkouts:,} checkouts ({plain_s / checkouts * 1e6:.1f} µs each without, "
+        f"{watched_s / checkouts * 1e6:.1f} µs with; goal under 1.05x)"
+    )
+
+
+async def main(quick: bool) -> None:
+    server = server_from_url(os.environ.get("DATABASE_URL"))
+    async with server:
+        print(f"PostgreSQL {server.server_version} at {server.display_url}")
+        await new_vs_pooled(server, 50 if quick else 300)
+        await pre_ping(server, 100 if quick else 1000)
+        for query in (False, True):
+            await monitor_overhead(server, 2_000 if quick else MONITOR_CHECKOUTS, query=query)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    asyncio.run(main(parser.parse_args().quick))
