@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from sqla_lab.labs._pool_connect import POOLED, SCRAM, SSL, TCP, _breakdown_output
+from sqla_lab.labs._pool_connect import (
+    POOLED,
+    SCRAM,
+    SSL,
+    TCP,
+    _breakdown_output,
+    _self_signed_certificate,
+)
 from sqla_lab.labs._pool_halfopen import (
     CANCEL,
     COMMAND,
@@ -94,3 +104,13 @@ def test_settings_table_finds_every_name_it_claims() -> None:
 
 def test_connect_lab_is_kept() -> None:
     assert connect_lab.name == "connect"
+
+
+def test_self_signed_certificate_for_the_tls_step(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl on this machine")
+    pair = _self_signed_certificate(tmp_path)
+    assert pair is not None
+    cert, key = pair
+    assert cert.startswith(b"-----BEGIN CERTIFICATE-----")
+    assert b"PRIVATE KEY-----" in key
