@@ -14,25 +14,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import time
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from sqla_lab import PoolMonitor
+from sqla_lab.labs._pool_support import select_one
 from sqla_lab.measure import sample_interleaved
 from sqla_lab.postgres import PostgresServer, server_from_url
 
 MONITOR_CHECKOUTS = 10_000
 BLOCK = 250
-
-
-async def _select_one(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
 
 
 async def _checkouts(engine: AsyncEngine, count: int, *, query: bool = False) -> float:
@@ -45,36 +43,35 @@ async def _checkouts(engine: AsyncEngine, count: int, *, query: bool = False) ->
     return time.perf_counter() - started
 
 
-async def new_vs_pooled(server: PostgresServer, repetitions: int) -> None:
-    fresh = create_async_engine(server.url, poolclass=NullPool)
-    pooled = create_async_engine(server.url, pool_size=1)
+async def _medians(
+    server: PostgresServer, repetitions: int, **engines: dict[str, Any]
+) -> dict[str, float]:
+    """Median ms of checkout + SELECT 1 + release per engine, measured interleaved."""
+    created = {name: create_async_engine(server.url, **kw) for name, kw in engines.items()}
     try:
         samples = await sample_interleaved(
-            {"new": lambda: _select_one(fresh), "pooled": lambda: _select_one(pooled)},
+            {name: functools.partial(select_one, engine) for name, engine in created.items()},
             repetitions=repetitions,
         )
     finally:
-        await fresh.dispose()
-        await pooled.dispose()
-    new, old = statistics.median(samples["new"]), statistics.median(samples["pooled"])
+        for engine in created.values():
+            await engine.dispose()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+async def new_vs_pooled(server: PostgresServer, repetitions: int) -> None:
+    ms = await _medians(server, repetitions, new={"poolclass": NullPool}, pooled={"pool_size": 1})
     print(
-        f"new connection / pooled checkout: {new / old:.1f}x "
-        f"(new {new:.3f} ms, pooled {old:.3f} ms, medians of {repetitions})"
+        f"new connection / pooled checkout: {ms['new'] / ms['pooled']:.1f}x "
+        f"(new {ms['new']:.3f} ms, pooled {ms['pooled']:.3f} ms, medians of {repetitions})"
     )
 
 
 async def pre_ping(server: PostgresServer, repetitions: int) -> None:
-    plain = create_async_engine(server.url, pool_size=1)
-    pinged = create_async_engine(server.url, pool_size=1, pool_pre_ping=True)
-    try:
-        samples = await sample_interleaved(
-            {"plain": lambda: _select_one(plain), "pinged": lambda: _select_one(pinged)},
-            repetitions=repetitions,
-        )
-    finally:
-        await plain.dispose()
-        await pinged.dispose()
-    without, with_ping = statistics.median(samples["plain"]), statistics.median(samples["pinged"])
+    ms = await _medians(
+        server, repetitions, plain={"pool_size": 1}, pinged={"pool_size": 1, "pool_pre_ping": True}
+    )
+    without, with_ping = ms["plain"], ms["pinged"]
     print(
         f"pool_pre_ping overhead: {(with_ping - without) * 1000:.0f} µs per checkout, "
         f"{with_ping / without:.2f}x (checkout + SELECT 1: {without:.3f} ms without, "

@@ -21,9 +21,9 @@ Usage::
         ...
         proxy.set_mode(FaultMode.BLACKHOLE)
 
-Why our own code: toxiproxy needs a separate Go binary and a control API, and pure-Python
-alternatives are unmaintained; the four modes we need fit in one small asyncio module that
-runs in the same event loop as the code under test.
+Why our own code: toxiproxy, the usual tool, needs a separate Go binary driven through its
+HTTP API; the four modes we need fit in one small asyncio module that runs in the same event
+loop as the code under test, with nothing to install.
 
 Bytes dropped in blackhole mode are gone: switching such a connection back to ``PASS``
 leaves its protocol stream corrupt, exactly as a real network failure would.

@@ -18,8 +18,9 @@ connection): the monitor puts a timing wrapper on the engine instance and takes 
 on exit. Pool events are listened to on the (sync) engine, so they survive
 ``engine.dispose()``, which hands them to the new pool.
 
-Why our own code: SQLAlchemy offers the events but no aggregate; OpenTelemetry's SQLAlchemy
-instrumentation reports pool usage, but not checkout waits, and needs an exporter set up.
+Why our own code: SQLAlchemy offers the events but no aggregate, and a metrics stack
+(OpenTelemetry and an exporter) is a lot to set up for a lab, a test or a small service; this
+is a few counters kept in memory and read as one frozen value.
 """
 
 from __future__ import annotations

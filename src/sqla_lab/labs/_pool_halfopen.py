@@ -27,12 +27,11 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.faults import FaultMode, FaultProxy
 from sqla_lab.lab import LabContext, LabOutput
-from sqla_lab.labs._pool_support import Outcome, attempt
+from sqla_lab.labs._pool_support import Outcome, attempt, select_one
 from sqla_lab.results import Cell, Finding, Measurement, Table, Verdict
 
 __all__ = ["SHORT_TIMEOUT_S", "half_open_connection"]
@@ -56,14 +55,9 @@ CONNECT = "connect_args timeout=0.25 (new connection)"
 CANCEL = "asyncio.timeout(0.25) around the request"
 
 
-async def _select_one(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-
-
 async def _cancelled_after(engine: AsyncEngine, seconds: float) -> None:
     async with asyncio.timeout(seconds):
-        await _select_one(engine)
+        await select_one(engine)
 
 
 async def _socket_keepalive(engine: AsyncEngine) -> bool | None:
@@ -110,14 +104,14 @@ async def half_open_connection(ctx: LabContext) -> LabOutput:
             keepalive = await _socket_keepalive(engines[DEFAULT])
             for name, engine in engines.items():
                 if name != CONNECT:
-                    await _select_one(engine)  # one warm pooled connection each
+                    await select_one(engine)  # one warm pooled connection each
             proxy.set_mode(FaultMode.BLACKHOLE)
             requests = {
                 name: asyncio.create_task(
                     attempt(
                         _cancelled_after(engine, SHORT_TIMEOUT_S)
                         if name == CANCEL
-                        else _select_one(engine)
+                        else select_one(engine)
                     )
                 )
                 for name, engine in engines.items()

@@ -19,6 +19,7 @@ __all__ = [
     "count_backends",
     "exception_name",
     "pid_of_next_checkout",
+    "select_one",
     "terminate_backend",
 ]
 
@@ -63,6 +64,12 @@ async def attempt(request: Awaitable[T]) -> Outcome[T]:
 async def backend_pid(conn: AsyncConnection) -> int:
     """The PostgreSQL backend process id behind ``conn``."""
     return int((await conn.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+
+async def select_one(engine: AsyncEngine) -> None:
+    """One unit of work: check a connection out, run ``SELECT 1``, give it back."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
 
 
 async def pid_of_next_checkout(engine: AsyncEngine) -> int:

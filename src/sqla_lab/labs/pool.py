@@ -30,6 +30,7 @@ from sqla_lab.labs._pool_support import (
     backend_pid,
     count_backends,
     pid_of_next_checkout,
+    select_one,
     terminate_backend,
 )
 from sqla_lab.measure import sample_interleaved
@@ -96,11 +97,6 @@ async def pool_lab(ctx: LabContext) -> LabOutput:
 
 
 # -- 2. pool_pre_ping ---------------------------------------------------------------------
-async def _select_one(engine: AsyncEngine) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
-
-
 async def _pre_ping(ctx: LabContext) -> LabOutput:
     repetitions = ctx.repetitions(full=300, quick=30)
     plain = ctx.engine(pool_size=1, max_overflow=0)
@@ -108,8 +104,8 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
     try:
         samples = await sample_interleaved(
             {
-                "without pre-ping": lambda: _select_one(plain),
-                "with pre-ping": lambda: _select_one(pinged),
+                "without pre-ping": lambda: select_one(plain),
+                "with pre-ping": lambda: select_one(pinged),
             },
             repetitions=repetitions,
             progress=ctx.progress,
