@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -90,6 +91,10 @@ async def test_counts_invalidation_and_pool_timeout(engine: AsyncEngine) -> None
     assert 250 <= failed[0].wait_ms < 3000  # pool_timeout=0.3 s
     assert snapshot.wait_max_ms == failed[0].wait_ms
     assert sum(count for _, count in snapshot.wait_histogram) == 5
+    document = json.loads(json.dumps(snapshot.to_dict()))
+    assert document["checkout_timeouts"] == 1
+    assert sum(bucket["count"] for bucket in document["wait_histogram"]) == 5
+    assert document["wait_histogram"][-1]["le_ms"] is None
 
 
 async def test_snapshot_is_frozen_and_listeners_are_removed_on_exit(engine: AsyncEngine) -> None:

@@ -13,7 +13,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 __all__ = [
+    "SECTION",
     "Outcome",
+    "as_float",
     "attempt",
     "backend_pid",
     "count_backends",
@@ -24,6 +26,14 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+#: Where the pool lab's claims come from.
+SECTION = "seed §1 데이터베이스 connection 동작과 connection pool의 동작"
+
+
+def as_float(flag: bool) -> float:
+    """A yes/no observation as a measurement value (1.0 or 0.0)."""
+    return 1.0 if flag else 0.0
 
 
 def exception_name(exc: BaseException) -> str:

@@ -8,8 +8,9 @@ pids before and after ``pg_terminate_backend``, the exception a request raises, 
 own counters, and timings of the steps involved.
 
 The parts live in private modules: :mod:`._pool_connect` (what a new connection costs),
-:mod:`._pool_settings` (the settings table) and :mod:`._pool_halfopen` (a half-open connection
-through :class:`~sqla_lab.faults.FaultProxy`); this module holds the rest and the lab itself.
+:mod:`._pool_limits` (pool_timeout and overflow), :mod:`._pool_settings` (the settings
+table) and :mod:`._pool_halfopen` (a half-open connection through
+:class:`~sqla_lab.faults.FaultProxy`); this module holds the rest and the lab itself.
 """
 
 from __future__ import annotations
@@ -17,33 +18,29 @@ from __future__ import annotations
 import asyncio
 import time
 
-from sqlalchemy import exc, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.pool import QueuePool
+from sqlalchemy import text
 
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.labs._pool_connect import connection_breakdown
 from sqla_lab.labs._pool_halfopen import half_open_connection
+from sqla_lab.labs._pool_limits import limits
 from sqla_lab.labs._pool_settings import settings_survey
 from sqla_lab.labs._pool_support import (
+    SECTION,
+    as_float,
     attempt,
     backend_pid,
-    count_backends,
     pid_of_next_checkout,
     select_one,
     terminate_backend,
 )
 from sqla_lab.measure import sample_interleaved
-from sqla_lab.pool_monitor import PoolMonitor
-from sqla_lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.results import Cell, Finding, Measurement, Table, Verdict
 
-__all__ = ["CLAIMED_PRE_PING_MS", "POOL_TIMEOUT_S", "judge_pre_ping", "pool_lab"]
+__all__ = ["CLAIMED_PRE_PING_MS", "judge_pre_ping", "pool_lab"]
 
-SECTION = "seed §1 데이터베이스 connection 동작과 connection pool의 동작"
 #: The seed's "로컬 테스트 0.01s" for pre-ping.
 CLAIMED_PRE_PING_MS = 10.0
-#: The seed's example: pool_size=10, max_overflow=0, pool_timeout=1.
-POOL_SIZE, POOL_TIMEOUT_S = 10, 1.0
 STATEMENT_TIMEOUT_MS, SLEEP_S = 1000, 1.1
 PRE_PING_COST_QUOTE = (
     "모든 요청시 해당 명령어를 날린 후 동작하기에 약간의 시간이 더 필요하다.(로컬 테스트 0.01s)"
@@ -55,9 +52,6 @@ PRE_PING_QUOTE = (
 RECYCLE_QUOTE = (
     "pool_recycle=3600: 커넥션의 수명을 명시적으로 설정. ... 설"
     "정시간보다 커넥션이 먼저 죽을 경우 timeout을 완전히 방어하지는 못한다."
-)
-OVERFLOW_QUOTE = (
-    "Max Overflow: 커넥션 풀의 최대 풀 크기를 초과하여 생성할 수 있는 추가 커넥션의 최대 수"
 )
 STATEMENT_TIMEOUT_QUOTE = (
     'connect_args={"server_settings": {"statement_timeout": "1000"}}  # 단위가 ms'
@@ -73,10 +67,6 @@ def judge_pre_ping(overhead_ms: float) -> Verdict:
     return Verdict.DEPENDS
 
 
-def _as_float(flag: bool) -> float:
-    return 1.0 if flag else 0.0
-
-
 @lab("pool")
 async def pool_lab(ctx: LabContext) -> LabOutput:
     """Every connection-pool claim of the seed holds only with the right settings."""
@@ -84,7 +74,7 @@ async def pool_lab(ctx: LabContext) -> LabOutput:
         await connection_breakdown(ctx),
         await _pre_ping(ctx),
         await _recycle(ctx),
-        await _limits(ctx),
+        await limits(ctx),
         await _statement_timeout(ctx),
         await settings_survey(ctx),
         await half_open_connection(ctx),
@@ -181,12 +171,10 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         source=SECTION,
         quote=PRE_PING_QUOTE,
         measurements=(
-            Measurement.single(
-                "request failed without pre-ping", _as_float(failed_without), "bool"
-            ),
+            Measurement.single("request failed without pre-ping", as_float(failed_without), "bool"),
             Measurement.single(
                 "request succeeded on a new backend with pre-ping",
-                _as_float(recovered_with),
+                as_float(recovered_with),
                 "bool",
             ),
         ),
@@ -256,14 +244,14 @@ async def _recycle(ctx: LabContext) -> LabOutput:
                 measurements=(
                     Measurement.single(
                         "pid kept while younger than pool_recycle",
-                        _as_float(young == first),
+                        as_float(young == first),
                         "bool",
                     ),
                     Measurement.single(
-                        "pid changed once older than pool_recycle", _as_float(old != first), "bool"
+                        "pid changed once older than pool_recycle", as_float(old != first), "bool"
                     ),
                     Measurement.single(
-                        "request failed after an early death", _as_float(unprotected), "bool"
+                        "request failed after an early death", as_float(unprotected), "bool"
                     ),
                 ),
                 verdict=Verdict.CONFIRMED if replaced and unprotected else Verdict.REFUTED,
@@ -277,190 +265,6 @@ async def _recycle(ctx: LabContext) -> LabOutput:
             ),
         ),
     )
-
-
-# -- 4. pool limits -----------------------------------------------------------------------
-async def _hold(engine: AsyncEngine, count: int) -> list[AsyncConnection]:
-    held = []
-    for _ in range(count):
-        conn = await engine.connect()
-        await conn.execute(text("SELECT 1"))
-        held.append(conn)
-    return held
-
-
-async def _release(held: list[AsyncConnection]) -> None:
-    for conn in held:
-        await conn.close()
-
-
-async def _busy_request(engine: AsyncEngine, hold_s: float) -> None:
-    async with engine.connect() as conn:
-        await conn.execute(text("SELECT pg_sleep(:s)"), {"s": hold_s})
-
-
-async def _limits(ctx: LabContext) -> LabOutput:
-    ctx.progress.start("pool: limits and overflow", 3)
-    engine = ctx.engine(pool_size=POOL_SIZE, max_overflow=0, pool_timeout=POOL_TIMEOUT_S)
-    try:
-        held = await _hold(engine, POOL_SIZE)
-        eleventh = await attempt(engine.connect())
-        if eleventh.value is not None:  # only if the pool does not do what it says
-            await eleventh.value.close()
-        await _release(held)
-        ctx.progress.advance()
-        # Three waves of requests for ten connections, each holding one for 0.1 s.
-        with PoolMonitor(engine) as monitor:
-            await asyncio.gather(*(_busy_request(engine, 0.1) for _ in range(3 * POOL_SIZE)))
-        ctx.progress.advance()
-    finally:
-        await engine.dispose()
-    overflow_table, overflow_ok, overflow_text = await _overflow_steps(ctx)
-    ctx.progress.advance()
-    waits = monitor.checkout_log()
-    wait_table = Table(
-        key="pool.exhausted-waits",
-        title=f"{3 * POOL_SIZE} concurrent requests, pool_size={POOL_SIZE}, each holding 0.1 s",
-        columns=("request", "asked at s", "wait ms", "got a connection"),
-        rows=tuple(
-            (i + 1, round(w.started_s, 4), round(w.wait_ms, 2), w.ok)
-            for i, w in enumerate(sorted(waits, key=lambda w: w.started_s))
-        ),
-    )
-    snapshot = monitor.snapshot()
-    in_bounds = 0.8 <= eleventh.elapsed_s <= 3.0
-    timed_out = isinstance(eleventh.error, exc.TimeoutError)
-    timeout_finding = Finding(
-        key="pool.timeout",
-        claim=(
-            f"With pool_size={POOL_SIZE}, max_overflow=0, pool_timeout=1 the 11th concurrent "
-            "checkout fails after about 1 s."
-        ),
-        source=SECTION,
-        quote="10의 커넥션을 poool에 저장하고 11개째의 요청은 1초만에 timeout",
-        measurements=(
-            Measurement.single(
-                "11th checkout raised sqlalchemy.exc.TimeoutError", _as_float(timed_out), "bool"
-            ),
-            Measurement.single("11th checkout gave up after", eleventh.elapsed_s, "s"),
-            Measurement.single(
-                "peak checked out (30 requests)", snapshot.peak_checked_out, "connections"
-            ),
-            Measurement.single(
-                "new connections opened (30 requests)", snapshot.connects, "connections"
-            ),
-            Measurement.single(
-                "checkout wait p95 (30 requests)", snapshot.wait_p95_ms or 0.0, "ms"
-            ),
-            Measurement.single(
-                "checkout wait max (30 requests)", snapshot.wait_max_ms or 0.0, "ms"
-            ),
-        ),
-        verdict=Verdict.CONFIRMED if timed_out and in_bounds else Verdict.REFUTED,
-        explanation=(
-            f"Ten connections held, the 11th request raised {eleventh.error_name or 'nothing'} "
-            f"after {eleventh.elapsed_s:.2f} s. Thirty concurrent requests holding a connection "
-            f"0.1 s each never had more than {snapshot.peak_checked_out} connections; they "
-            f"queued in waves (wait p50 {snapshot.wait_p50_ms or 0:.1f} ms, p95 "
-            f"{snapshot.wait_p95_ms or 0:.1f} ms, max {snapshot.wait_max_ms or 0:.1f} ms), and "
-            "pool_timeout bounds that queueing, not the query."
-        ),
-    )
-    overflow_finding = Finding(
-        key="pool.overflow",
-        claim="Overflow connections are opened beyond pool_size and closed again on return.",
-        source=SECTION,
-        quote=OVERFLOW_QUOTE,
-        measurements=(
-            Measurement.single("overflow closed on return", _as_float(overflow_ok), "bool"),
-        ),
-        verdict=Verdict.CONFIRMED if overflow_ok else Verdict.REFUTED,
-        explanation=overflow_text,
-    )
-    return LabOutput(
-        findings=(timeout_finding, overflow_finding),
-        tables=(wait_table, overflow_table),
-        charts=(
-            Chart(
-                key="pool.exhausted-waits-chart",
-                title="Checkout wait when the pool is exhausted (ms, by arrival)",
-                kind="line",
-                table=wait_table.key,
-                x="request",
-                y=("wait ms",),
-                finding=timeout_finding.key,
-                x_label="request, in arrival order",
-                y_label="wait ms",
-            ),
-        ),
-    )
-
-
-async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, str]:
-    """Check out pool_size + max_overflow connections and give them back, step by step."""
-    size, overflow, app = 2, 2, "sqla-lab-pool-overflow"
-    engine = ctx.engine(
-        pool_size=size,
-        max_overflow=overflow,
-        pool_timeout=POOL_TIMEOUT_S,
-        connect_args={"server_settings": {"application_name": app}},
-    )
-    rows: list[tuple[Cell, ...]] = []
-    pool = engine.pool
-    assert isinstance(pool, QueuePool)
-    try:
-        with PoolMonitor(engine) as monitor:
-
-            async def step(label: str) -> None:
-                snap = monitor.snapshot()
-                backends = await count_backends(ctx.server.dsn, app)
-                rows.append(
-                    (
-                        label,
-                        pool.status(),
-                        pool.checkedout(),
-                        pool.checkedin(),
-                        pool.overflow(),
-                        snap.connects,
-                        snap.closes,
-                        backends,
-                    )
-                )
-
-            await step("start")
-            held: list[AsyncConnection] = []
-            for n in range(size + overflow):
-                held.extend(await _hold(engine, 1))
-                await step(f"check out #{n + 1}")
-            for n in range(len(held), 0, -1):
-                await held.pop().close()
-                await step(f"return #{n}")
-    finally:
-        await engine.dispose()
-    final = rows[-1]
-    ok = final[5] == size + overflow and final[6] == overflow and final[7] == size
-    text_ = (
-        f"pool_size={size}, max_overflow={overflow}: checking out {size + overflow} connections "
-        f"opened {final[5]}; giving them back closed {final[6]} (the pool keeps {size}), and "
-        f"the server then had {final[7]} backends for this engine. pool.status() at the end: "
-        f"'{final[1]}'."
-    )
-    table = Table(
-        key="pool.overflow-steps",
-        title=f"pool.status() step by step (pool_size={size}, max_overflow={overflow})",
-        columns=(
-            "step",
-            "pool.status()",
-            "checked out",
-            "checked in",
-            "overflow",
-            "connects so far",
-            "closes so far",
-            "server backends",
-        ),
-        rows=tuple(rows),
-    )
-    return table, ok, text_
 
 
 # -- 5. statement_timeout -----------------------------------------------------------------
@@ -497,10 +301,10 @@ async def _statement_timeout(ctx: LabContext) -> LabOutput:
                 quote=STATEMENT_TIMEOUT_QUOTE,
                 measurements=(
                     Measurement.single(
-                        "pg_sleep(1.1) cancelled (SQLSTATE 57014)", _as_float(cancelled), "bool"
+                        "pg_sleep(1.1) cancelled (SQLSTATE 57014)", as_float(cancelled), "bool"
                     ),
                     Measurement.single("time until the error", elapsed, "s"),
-                    Measurement.single("same backend usable afterwards", _as_float(usable), "bool"),
+                    Measurement.single("same backend usable afterwards", as_float(usable), "bool"),
                 ),
                 verdict=Verdict.CONFIRMED if cancelled and usable else Verdict.REFUTED,
                 explanation=(
