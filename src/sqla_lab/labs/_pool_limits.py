@@ -142,6 +142,16 @@ async def limits(ctx: LabContext) -> LabOutput:
                 x_label="request, in arrival order",
                 y_label="wait ms",
             ),
+            Chart(
+                key="pool.overflow-steps-chart",
+                title="Connections at each step (pool_size=2, max_overflow=2)",
+                kind="bar",
+                table=overflow_table.key,
+                x="step",
+                y=("checked out", "checked in", "server backends"),
+                finding=overflow_finding.key,
+                y_label="connections",
+            ),
         ),
     )
 
