@@ -457,6 +457,54 @@ class EmbeddedPostgres(PostgresServer):
     def __repr__(self) -> str:
         return f"EmbeddedPostgres(version={self.version!r}, status={self.status.value!r})"
 
+    # -- run-time configuration (used by the pool lab) ------------------------------------
+    def write_data_file(self, name: str, content: bytes, *, mode: int = 0o600) -> Path:
+        """Write ``name`` into the data directory, owned by the server's account.
+
+        For files the server reads by a relative name, such as ``server.crt`` and
+        ``server.key`` (PostgreSQL's default ``ssl_cert_file`` and ``ssl_key_file``).
+
+        Raises:
+            PostgresError: the cluster does not exist yet, or ``name`` is not a plain name.
+        """
+        data_dir = self.data_dir
+        if data_dir is None or not data_dir.is_dir():
+            raise PostgresError("the embedded server has no data directory yet")
+        if Path(name).name != name or name in {"", ".", ".."}:
+            raise PostgresError(f"not a plain file name: {name!r}")
+        target = data_dir / name
+        target.write_bytes(content)
+        target.chmod(mode)
+        self._run_as.chown(target)
+        return target
+
+    def add_hba_rules(self, *rules: str) -> None:
+        """Put ``rules`` first in ``pg_hba.conf`` (the first match wins) and reload.
+
+        Rules already present are not added twice. New connections see them once the
+        server has re-read its configuration, a moment after this returns.
+
+        Raises:
+            PostgresError: the server is not running.
+        """
+        data_dir = self.data_dir
+        if self.status is not Status.RUNNING or data_dir is None:
+            raise PostgresError("the embedded server is not running")
+        hba = data_dir / "pg_hba.conf"
+        current = hba.read_text()
+        existing = {line.strip() for line in current.splitlines()}
+        new = [rule.strip() for rule in rules if rule.strip() not in existing]
+        if new:
+            hba.write_text("\n".join(new) + "\n" + current)
+            self._run_as.chown(hba)
+        self.reload()
+
+    def reload(self) -> None:
+        """Ask the server to re-read its configuration files (SIGHUP to the postmaster)."""
+        if self._process is None or self._process.poll() is not None:
+            raise PostgresError("the embedded server is not running")
+        self._process.send_signal(signal.SIGHUP)
+
     # -- internals -----------------------------------------------------------------------
     def _bin(self, program: str) -> Path:
         if self._server_bin is None:
