@@ -24,8 +24,17 @@ def test_report_runs_the_quick_labs_and_writes_one_page(
     url = postgres.url.render_as_string(hide_password=False)
     result = CliRunner().invoke(
         app,
-        ["report", *QUICK_LABS, "--quick", "-o", str(out), "--json", str(saved)]
-        + ["--database-url", url],
+        [
+            "report",
+            *QUICK_LABS,
+            "--quick",
+            "-o",
+            str(out),
+            "--json",
+            str(saved),
+            "--database-url",
+            url,
+        ],
     )
     assert result.exit_code == 0, result.stderr
     assert f"report written to {out}: 1 labs, 2 claims" in result.stdout
@@ -37,7 +46,9 @@ def test_report_runs_the_quick_labs_and_writes_one_page(
         assert f'<section id="lab-{r.lab}"' in html
         for finding in r.findings:
             # Each measured finding is in the ledger with the verdict this run computed.
-            row = re.search(rf'<tr class="finding (\w+)" data-key="{re.escape(finding.key)}">', html)
+            row = re.search(
+                rf'<tr class="finding (\w+)" data-key="{re.escape(finding.key)}">', html
+            )
             assert row is not None, finding.key
             assert Verdict(row.group(1)) is finding.verdict
         for chart in r.charts:

@@ -94,7 +94,10 @@ def visit(
 ) -> Visit:
     """Load ``path`` in headless Chromium, inspect it and optionally save a full-page PNG."""
     result = Visit()
-    with tempfile.TemporaryDirectory(prefix="sqla-lab-chromium-") as profile, sync_playwright() as pw:
+    with (
+        tempfile.TemporaryDirectory(prefix="sqla-lab-chromium-") as profile,
+        sync_playwright() as pw,
+    ):
         context = pw.chromium.launch_persistent_context(
             profile,
             executable_path=chromium,

@@ -49,7 +49,9 @@ class Page(HTMLParser):
     def with_attr(self, name: str, value: str | None = None) -> list[Element]:
         """Elements having attribute ``name`` (equal to ``value`` when given)."""
         return [
-            e for e in self.elements if name in e.attrs and (value is None or e.attrs[name] == value)
+            e
+            for e in self.elements
+            if name in e.attrs and (value is None or e.attrs[name] == value)
         ]
 
     @property

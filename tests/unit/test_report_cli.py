@@ -48,7 +48,9 @@ def test_lab_names_pick_results_from_the_files(tmp_path: Path) -> None:
     first.write_text(json.dumps(dump_results([connect_result(), pool_result()])))
     second.write_text(json.dumps(dump_results([loading_result()])))
     out = tmp_path / "page.html"
-    code, _, _ = _invoke("report", "loading", "connect", "--from", first, "--from", second, "-o", out)
+    code, _, _ = _invoke(
+        "report", "loading", "connect", "--from", first, "--from", second, "-o", out
+    )
     assert code == 0
     labs = [e.attrs["data-lab"] for e in parse(out.read_text()).with_attr("data-lab")]
     assert labs == ["loading", "connect"]

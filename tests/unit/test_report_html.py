@@ -48,9 +48,7 @@ def test_sections_in_order_environment_ledger_then_one_per_lab(
 def test_every_chart_is_a_figure_with_one_svg(page: Page, results: list[LabResult]) -> None:
     figures = page.with_attr("data-chart")
     assert tuple(f.attrs["data-chart"] for f in figures) == ALL_CHART_KEYS
-    assert [f.attrs["data-kind"] for f in figures] == [
-        c.kind for r in results for c in r.charts
-    ]
+    assert [f.attrs["data-kind"] for f in figures] == [c.kind for r in results for c in r.charts]
     assert {f.attrs["data-kind"] for f in figures} == {"box", "line", "bar", "grid"}
     assert all(f.svgs == 1 for f in figures)
 
@@ -71,7 +69,9 @@ def test_ledger_lists_every_finding_and_marks_its_verdict(
 
 def test_every_finding_has_a_card_the_ledger_links_to(page: Page) -> None:
     cards = {e.attrs["id"] for e in page.elements if e.tag == "article"}
-    links = {e.attrs["href"][1:] for e in page.with_attr("href") if e.attrs["href"][:8] == "#finding"}
+    links = {
+        e.attrs["href"][1:] for e in page.with_attr("href") if e.attrs["href"][:8] == "#finding"
+    }
     assert links == cards
     assert len(cards) == 6
 

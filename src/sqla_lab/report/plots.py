@@ -32,7 +32,7 @@ import matplotlib
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
 from sqla_lab.errors import LabError
@@ -295,9 +295,16 @@ def _draw_lines(chart: Chart, result: LabResult) -> Figure:
         _log_scale(axes, "x")
     if chart.log_y:
         _log_scale(axes, "y")
+    _integer_ticks(axes, series, chart)
     _label_axes(axes, chart, x=chart.x, y=chart.y[0] if len(chart.y) == 1 else None)
     _legend(axes, chart, series)
     return figure
+
+
+def _integer_ticks(axes: Axes, series: Sequence[_Series], chart: Chart) -> None:
+    """Counts (checked-out connections, statements) get whole-number ticks, not 0.5 steps."""
+    if not chart.log_y and all(y == int(y) for s in series for _, y in s.points):
+        axes.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _position(x: Cell, categories: list[Cell], *, numeric: bool) -> float:
@@ -344,6 +351,7 @@ def _draw_bars(chart: Chart, result: LabResult) -> Figure:
     axes.grid(axis="x", visible=False)
     if chart.log_y:
         _log_scale(axes, "y")
+    _integer_ticks(axes, series, chart)
     _label_axes(axes, chart, x=chart.x, y=chart.y[0] if len(chart.y) == 1 else None)
     _legend(axes, chart, series)
     return figure
