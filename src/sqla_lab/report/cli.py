@@ -159,6 +159,8 @@ def report(
         )
     _check_writable(output)
     if json_file is not None:
+        if str(json_file) == "-":
+            raise ConfigurationError("report --json needs a file name; '-' is not supported")
         _check_writable(json_file)
     console = Console()
 

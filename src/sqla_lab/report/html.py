@@ -161,6 +161,26 @@ def _stamp(generated_at: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _page(results: Sequence[LabResult], **context: object) -> RenderedReport:
+    """Render the template for ``results``'s lab sections, plus ``context``."""
+    problems: list[str] = []
+    labs = _lab_views(results, problems)
+    html = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            version=__version__,
+            environments=_environments(results),
+            labs=labs,
+            verdicts=Counter(f.verdict for r in results for f in r.findings),
+            Verdict=Verdict,
+            open_rows=OPEN_TABLE_ROWS,
+            **context,
+        )
+    )
+    return RenderedReport(html=html, problems=tuple(problems))
+
+
 def render_report(
     results: Sequence[LabResult], *, generated_at: datetime | None = None
 ) -> RenderedReport:
@@ -170,24 +190,12 @@ def render_report(
         results: lab results, in the order their sections should appear.
         generated_at: the time stamp shown in the header (default: now).
     """
-    problems: list[str] = []
-    labs = _lab_views(results, problems)
-    html = (
-        _environment()
-        .get_template("report.html.j2")
-        .render(
-            title="sqla-lab report",
-            version=__version__,
-            generated=_stamp(generated_at),
-            environments=_environments(results),
-            labs=labs,
-            verdicts=Counter(f.verdict for r in results for f in r.findings),
-            comparison=None,
-            Verdict=Verdict,
-            open_rows=OPEN_TABLE_ROWS,
-        )
+    return _page(
+        results,
+        title="sqla-lab report",
+        generated=_stamp(generated_at),
+        comparison=None,
     )
-    return RenderedReport(html=html, problems=tuple(problems))
 
 
 def render_comparison(
@@ -207,23 +215,11 @@ def render_comparison(
         new_label: how the page names the new run.
         generated_at: the time stamp shown in the header (default: now).
     """
-    problems: list[str] = []
-    labs = _lab_views(new, problems)
-    html = (
-        _environment()
-        .get_template("report.html.j2")
-        .render(
-            title="sqla-lab comparison",
-            version=__version__,
-            generated=_stamp(generated_at),
-            environments=_environments(new),
-            labs=labs,
-            verdicts=Counter(f.verdict for r in new for f in r.findings),
-            comparison=compare_results(old, new),
-            old_label=old_label,
-            new_label=new_label,
-            Verdict=Verdict,
-            open_rows=OPEN_TABLE_ROWS,
-        )
+    return _page(
+        new,
+        title="sqla-lab comparison",
+        generated=_stamp(generated_at),
+        comparison=compare_results(old, new),
+        old_label=old_label,
+        new_label=new_label,
     )
-    return RenderedReport(html=html, problems=tuple(problems))

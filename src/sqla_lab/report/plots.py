@@ -291,14 +291,19 @@ def _draw_lines(chart: Chart, result: LabResult) -> Figure:
         )
     if not numeric_x:
         axes.set_xticks(range(len(categories)), [str(c) for c in categories])
-    if chart.log_x:
+    _finish_axes(axes, chart, series, log_x=chart.log_x)
+    return figure
+
+
+def _finish_axes(axes: Axes, chart: Chart, series: Sequence[_Series], *, log_x: bool) -> None:
+    """Scales, ticks, labels and legend shared by line and bar charts."""
+    if log_x:
         _log_scale(axes, "x")
     if chart.log_y:
         _log_scale(axes, "y")
     _integer_ticks(axes, series, chart)
     _label_axes(axes, chart, x=chart.x, y=chart.y[0] if len(chart.y) == 1 else None)
     _legend(axes, chart, series)
-    return figure
 
 
 def _integer_ticks(axes: Axes, series: Sequence[_Series], chart: Chart) -> None:
@@ -349,11 +354,8 @@ def _draw_bars(chart: Chart, result: LabResult) -> Figure:
             axes.bar_label(bars, labels=[_short(h) for h in heights], fontsize=8, padding=2)
     axes.set_xticks(range(len(categories)), [_wrap(str(c), 14) for c in categories])
     axes.grid(axis="x", visible=False)
-    if chart.log_y:
-        _log_scale(axes, "y")
-    _integer_ticks(axes, series, chart)
-    _label_axes(axes, chart, x=chart.x, y=chart.y[0] if len(chart.y) == 1 else None)
-    _legend(axes, chart, series)
+    # Bars stand on categories: a log x axis has no meaning there.
+    _finish_axes(axes, chart, series, log_x=False)
     return figure
 
 
