@@ -67,6 +67,24 @@ def test_line_with_one_y_column_and_linear_axes() -> None:
     assert {"2", "5", "pool_size", "seconds since start", "wait (ms)"} <= set(texts)
 
 
+def test_line_skips_cells_without_a_value_or_a_position() -> None:
+    table = Table(
+        key="t.sweep",
+        title="Sweep",
+        columns=("n", "ms"),
+        rows=((1, 2.0), (2, None), (None, 9.0), (3, 4.0)),
+    )
+    chart = Chart(key="t.line", title="Line", kind="line", table="t.sweep", x="n", y=("ms",))
+    result = dataclasses.replace(loading_result(), tables=(table,), charts=(chart,))
+    svg = render_chart(chart, result, id_prefix="s0")
+    # Two points plotted, (1, 2) and (3, 4): no axis reaches 9, and x stays numeric.
+    texts = svg_texts(svg)
+    numbers = [float(t) for t in texts if t.replace(".", "", 1).isdigit()]
+    assert numbers
+    assert max(numbers) <= 4
+    assert "None" not in texts
+
+
 def test_bar_groups_columns_per_category_with_value_labels() -> None:
     result = pool_result()
     chart = _only_chart(result, "pool.status-steps")

@@ -249,6 +249,8 @@ def _series(chart: Chart, table: Table) -> list[_Series]:
     groups: dict[str, dict[str, list[tuple[Cell, float]]]] = {}
     for row in table.rows:
         cells = dict(zip(table.columns, row, strict=True))
+        if cells[chart.x] is None:
+            continue  # a point with no position
         group = str(cells[chart.series]) if chart.series else ""
         for y in chart.y:
             value = cells[y]
