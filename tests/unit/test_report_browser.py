@@ -10,11 +10,11 @@ import os
 from pathlib import Path
 
 import pytest
-from chromium_page import find_chromium, visit
-from report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 
 from sqla_lab.report.html import render_comparison, render_report
 from sqla_lab.results import Verdict
+from tests.unit.chromium_page import find_chromium, visit
+from tests.unit.report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 
 pytestmark = pytest.mark.slow
 

@@ -7,12 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
-from html_page import parse
-from report_samples import all_results, connect_result, loading_result, pool_result
 from typer.testing import CliRunner
 
 from sqla_lab.cli import app
 from sqla_lab.results import Verdict, dump_results, load_results
+from tests.unit.html_page import parse
+from tests.unit.report_samples import all_results, connect_result, loading_result, pool_result
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import dataclasses
 import json
 
 import pytest
-from report_samples import connect_result, loading_result, pool_result
 
 from sqla_lab.report.comparison import MeasurementChange, compare_results
 from sqla_lab.results import Measurement, Verdict
+from tests.unit.report_samples import connect_result, loading_result, pool_result
 
 
 def test_matched_measurements_get_new_over_old_ratios() -> None:

@@ -7,11 +7,11 @@ from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
-from html_page import Page, parse
-from report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 
 from sqla_lab.report.html import render_comparison, render_report
 from sqla_lab.results import Chart, LabResult, Verdict
+from tests.unit.html_page import Page, parse
+from tests.unit.report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 
 GENERATED = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
 
