@@ -37,7 +37,6 @@ from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab import select_labs
 from sqla_lab.labs import ALL_LABS
 from sqla_lab.report.comparison import compare_results
-from sqla_lab.report.html import RenderedReport, render_comparison, render_report
 from sqla_lab.results import LabResult, Verdict, dump_results, load_results
 
 __all__ = ["read_results", "report"]
@@ -148,6 +147,10 @@ def report(
     pg_version: PgVersionOption = None,
 ) -> None:
     """Write one self-contained HTML page of findings and plots."""
+    # Imported here: matplotlib and jinja2 take most of a second to load, and every other
+    # sqla-lab command would pay for it at start-up.
+    from sqla_lab.report.html import render_comparison, render_report
+
     names = labs or []
     if compare is not None and from_files:
         raise ConfigurationError("use either --from FILE... or --compare OLD NEW, not both")
@@ -183,7 +186,7 @@ def report(
         document = dump_results(results)
         summary = _summary(results)
 
-    _write(output, rendered)
+    _write(output, rendered.html)
     if json_file is not None:
         _write_json_atomically(json_file, document)
     for problem in rendered.problems:
@@ -191,8 +194,8 @@ def report(
     console.print(f"report written to {output}: {summary}", highlight=False, soft_wrap=True)
 
 
-def _write(output: Path, rendered: RenderedReport) -> None:
+def _write(output: Path, html: str) -> None:
     try:
-        _write_atomically(output, rendered.html)
+        _write_atomically(output, html)
     except OSError as exc:
         raise ConfigurationError(f"cannot write {output}: {exc.strerror}") from None
