@@ -26,7 +26,7 @@ from rich.console import Console
 
 from sqla_lab import __version__
 from sqla_lab.errors import ConfigurationError, SqlaLabError
-from sqla_lab.lab import run_labs, select_labs
+from sqla_lab.lab import Lab, run_labs, select_labs
 from sqla_lab.labs import ALL_LABS
 from sqla_lab.postgres import EmbeddedPostgres, PostgresServer, server_from_url
 from sqla_lab.report.console import ConsoleProgress, render_labs, render_results
@@ -157,17 +157,49 @@ def _check_writable(path: Path) -> None:
         raise ConfigurationError(f"cannot write results to {target}: permission denied")
 
 
-def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file, so a reader never sees half."""
     target = path.expanduser()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(text)
+        # mkstemp creates the file 0600; give it the mode a plain open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_name, 0o666 & ~umask)
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+
+
+def _write_json_atomically(path: Path, document: dict[str, Any]) -> None:
+    _write_atomically(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def _measure(
+    selected: Sequence[Lab],
+    settings: Settings,
+    console: Console,
+    *,
+    quick: bool,
+    on_result: Callable[[LabResult], None] | None = None,
+) -> list[LabResult]:
+    """Run ``selected`` on the configured server (started and stopped here) with progress."""
+    with _server(settings) as server:
+        console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
+        with ConsoleProgress(console) as progress:
+            return _run_async(
+                run_labs(
+                    selected,
+                    server=server,
+                    settings=settings,
+                    progress=progress,
+                    quick=quick,
+                    on_result=on_result,
+                )
+            )
 
 
 def _emit_json(document: object, *, indent: int | None = 2) -> None:
@@ -217,19 +249,7 @@ def run(
             # Saved after every lab, so an interrupted run keeps what it measured.
             _write_json_atomically(json_file, dump_results(collected))
 
-    with _server(settings) as server:
-        console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
-        with ConsoleProgress(console) as progress:
-            _run_async(
-                run_labs(
-                    selected,
-                    server=server,
-                    settings=settings,
-                    progress=progress,
-                    quick=quick,
-                    on_result=save,
-                )
-            )
+    _measure(selected, settings, console, quick=quick, on_result=save)
     render_results(console, collected)
     if to_stdout:
         _emit_json(dump_results(collected))
@@ -372,6 +392,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         for sig, handler in previous:
             signal.signal(sig, handler)
 
+
+# Commands kept in their own modules register themselves on ``app`` when imported; they
+# use the helpers above, so they are imported last.
+from sqla_lab.report import cli as _report_cli  # noqa: E402, F401 - registers `report`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

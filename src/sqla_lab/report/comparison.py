@@ -1,0 +1,171 @@
+"""Two runs side by side: what an upgrade of SQLAlchemy, asyncpg or PostgreSQL changed.
+
+Findings are matched by ``key`` (``lab.slug``) and, within a finding, measurements by
+``name``; a matched measurement gets the ratio new / old. A finding or measurement present in
+only one run is kept, marked as added or removed, so nothing silently disappears.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqla_lab.results import Environment, Finding, LabResult, Measurement, Verdict
+
+__all__ = ["Comparison", "FindingChange", "MeasurementChange", "compare_results"]
+
+Presence = Literal["both", "added", "removed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeasurementChange:
+    """One measurement in the old and the new run (``None`` where a run lacks it)."""
+
+    name: str
+    unit: str
+    old: float | None
+    new: float | None
+
+    @property
+    def ratio(self) -> float | None:
+        """``new / old``, or ``None`` when either is missing or the old value is zero."""
+        if self.old is None or self.new is None or self.old == 0:
+            return None
+        return self.new / self.old
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {
+            "name": self.name,
+            "unit": self.unit,
+            "old": self.old,
+            "new": self.new,
+            "ratio": self.ratio,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class FindingChange:
+    """One claim in both runs: its verdicts and its matched measurements."""
+
+    key: str
+    lab: str
+    claim: str
+    source: str
+    old_verdict: Verdict | None
+    new_verdict: Verdict | None
+    measurements: tuple[MeasurementChange, ...]
+
+    @property
+    def presence(self) -> Presence:
+        """``both``, or ``added``/``removed`` when only the new/old run has the finding."""
+        if self.old_verdict is None:
+            return "added"
+        if self.new_verdict is None:
+            return "removed"
+        return "both"
+
+    @property
+    def verdict_changed(self) -> bool:
+        """Whether both runs judged the claim, differently."""
+        return self.presence == "both" and self.old_verdict is not self.new_verdict
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {
+            "key": self.key,
+            "lab": self.lab,
+            "claim": self.claim,
+            "source": self.source,
+            "presence": self.presence,
+            "old_verdict": self.old_verdict.value if self.old_verdict else None,
+            "new_verdict": self.new_verdict.value if self.new_verdict else None,
+            "verdict_changed": self.verdict_changed,
+            "measurements": [m.to_dict() for m in self.measurements],
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Comparison:
+    """The claims ledger of two runs, matched finding by finding."""
+
+    old_environment: Environment | None
+    new_environment: Environment | None
+    findings: tuple[FindingChange, ...]
+
+    @property
+    def verdict_changes(self) -> int:
+        """How many claims got a different verdict."""
+        return sum(f.verdict_changed for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {
+            "old_environment": self.old_environment.to_dict() if self.old_environment else None,
+            "new_environment": self.new_environment.to_dict() if self.new_environment else None,
+            "verdict_changes": self.verdict_changes,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def _findings(results: Sequence[LabResult]) -> dict[str, tuple[str, Finding]]:
+    return {f.key: (r.lab, f) for r in results for f in r.findings}
+
+
+def _match_measurements(
+    old: Sequence[Measurement], new: Sequence[Measurement]
+) -> tuple[MeasurementChange, ...]:
+    old_by_name = {m.name: m for m in old}
+    new_by_name = {m.name: m for m in new}
+    changes = []
+    for name in dict.fromkeys([*new_by_name, *old_by_name]):
+        before, after = old_by_name.get(name), new_by_name.get(name)
+        if before is not None and after is not None and before.unit != after.unit:
+            # Different units are different quantities: show both rows, ratio none.
+            changes.append(
+                MeasurementChange(name=name, unit=before.unit, old=before.value, new=None)
+            )
+            changes.append(MeasurementChange(name=name, unit=after.unit, old=None, new=after.value))
+            continue
+        unit = after.unit if after is not None else before.unit if before is not None else ""
+        changes.append(
+            MeasurementChange(
+                name=name,
+                unit=unit,
+                old=before.value if before else None,
+                new=after.value if after else None,
+            )
+        )
+    return tuple(changes)
+
+
+def compare_results(old: Sequence[LabResult], new: Sequence[LabResult]) -> Comparison:
+    """Match the findings of two runs by key and their measurements by name.
+
+    The new run's order comes first; findings only the old run has follow, in its order.
+    """
+    old_findings, new_findings = _findings(old), _findings(new)
+    changes = []
+    for key in dict.fromkeys([*new_findings, *old_findings]):
+        old_entry, new_entry = old_findings.get(key), new_findings.get(key)
+        lab, finding = new_entry if new_entry is not None else old_findings[key]
+        changes.append(
+            FindingChange(
+                key=key,
+                lab=lab,
+                claim=finding.claim,
+                source=finding.source,
+                old_verdict=old_entry[1].verdict if old_entry else None,
+                new_verdict=new_entry[1].verdict if new_entry else None,
+                measurements=_match_measurements(
+                    old_entry[1].measurements if old_entry else (),
+                    new_entry[1].measurements if new_entry else (),
+                ),
+            )
+        )
+    return Comparison(
+        old_environment=old[0].environment if old else None,
+        new_environment=new[0].environment if new else None,
+        findings=tuple(changes),
+    )

@@ -1,0 +1,82 @@
+"""The report opened in a real headless Chromium: no errors, no network, every plot drawn.
+
+CI installs Debian's ``chromium`` (see ``.ci/run``), so there this test must run: without the
+browser it fails under ``CI=true`` and is skipped elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sqla_lab.report.html import render_comparison, render_report
+from sqla_lab.results import Verdict
+from tests.unit.chromium_page import find_chromium, visit
+from tests.unit.report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
+
+pytestmark = pytest.mark.slow
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    binary = find_chromium()
+    if binary is None:
+        message = "Debian's chromium is not installed (apt-get install chromium)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{message}; CI must run the browser test")
+        pytest.skip(message)
+    return binary
+
+
+def test_report_in_chromium(chromium: str, tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    page.write_text(render_report(all_results()).html, encoding="utf-8")
+    screenshot = tmp_path / "report.png"
+
+    seen = visit(page, chromium=chromium, screenshot=screenshot)
+
+    assert seen.console_errors == []
+    assert seen.requests == [page.resolve().as_uri()]
+    assert seen.sections == ["environment", "ledger"] + [f"lab-{r.lab}" for r in all_results()]
+    assert tuple(c["key"] for c in seen.charts) == ALL_CHART_KEYS
+    for chart in seen.charts:
+        # Laid out at a readable size, with marks drawn in it.
+        assert chart["width"] >= 300, chart
+        assert chart["height"] >= 100, chart
+        assert chart["marks"] >= 20, chart
+    assert seen.page_width <= seen.viewport_width  # no sideways scrolling on a laptop
+    assert screenshot.read_bytes()[:8] == PNG_MAGIC
+    assert screenshot.stat().st_size > 50_000
+
+
+def test_comparison_in_chromium(chromium: str, tmp_path: Path) -> None:
+    page = tmp_path / "compare.html"
+    old = [connect_result(verdict=Verdict.CONFIRMED), loading_result()]
+    page.write_text(render_comparison(old, [connect_result(scale=1.4)]).html, encoding="utf-8")
+
+    seen = visit(page, chromium=chromium, width=800)
+
+    assert seen.console_errors == []
+    assert seen.requests == [page.resolve().as_uri()]
+    assert seen.sections == ["environment", "ledger", "lab-connect"]
+    assert [c["key"] for c in seen.charts] == ["connect.distributions"]
+    assert seen.page_width <= seen.viewport_width
+
+
+def test_the_checks_see_requests_and_errors(chromium: str, tmp_path: Path) -> None:
+    """The browser checks above can fail: a page that calls out and errs is caught."""
+    page = tmp_path / "leaky.html"
+    page.write_text(
+        "<!DOCTYPE html><title>leaky</title>"
+        '<link rel="stylesheet" href="http://127.0.0.1:9/style.css">'
+        "<script>console.error('boom'); undefinedFunction();</script>",
+        encoding="utf-8",
+    )
+    seen = visit(page, chromium=chromium)
+    assert "http://127.0.0.1:9/style.css" in seen.requests
+    assert "boom" in seen.console_errors
+    assert any("undefinedFunction" in e for e in seen.console_errors)
