@@ -35,6 +35,8 @@ def format_value(value: float, unit: str) -> str:
         return f"{value:.0%}"
     if unit == "x":
         return f"{value:.1f}x"
+    if unit == "bool":
+        return "yes" if value else "no"
     magnitude = abs(value)
     if magnitude >= 100 or value == int(value):
         text = f"{value:,.0f}"

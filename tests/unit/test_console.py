@@ -1,0 +1,39 @@
+"""Terminal rendering: numbers formatted for people, every part of a result shown."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from sqla_lab.report.console import format_value, render_results
+from tests.unit.report_samples import all_results
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "text"),
+    [
+        pytest.param(0.3456, "ms", "0.346 ms", id="small"),
+        pytest.param(12.345, "ms", "12.35 ms", id="medium"),
+        pytest.param(12345.0, "rows", "12,345 rows", id="large"),
+        pytest.param(0.87, "ratio", "87%", id="ratio"),
+        pytest.param(43.09, "x", "43.1x", id="speed-up"),
+        pytest.param(1.0, "bool", "yes", id="true"),
+        pytest.param(0.0, "bool", "no", id="false"),
+    ],
+)
+def test_format_value(value: float, unit: str, text: str) -> None:
+    assert format_value(value, unit) == text
+
+
+def test_render_results_shows_claims_verdicts_explanations_and_tables() -> None:
+    console = Console(record=True, width=140, color_system=None)
+    results = all_results()
+    render_results(console, results)
+    text = console.export_text()
+    for result in results:
+        assert result.lab in text
+        for finding in result.findings:
+            assert finding.verdict.value in text
+            assert finding.claim[:30] in text
+        for table in result.tables:
+            assert table.title[:20] in text
