@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from sqla_lab.lab import Lab
 from sqla_lab.labs.connect import connect_lab
+from sqla_lab.labs.sessions import sessions_lab
+from sqla_lab.labs.states import states_lab
 
-__all__ = ["ALL_LABS", "connect_lab"]
+__all__ = ["ALL_LABS", "connect_lab", "sessions_lab", "states_lab"]
 
 #: An explicit, immutable list: adding a lab means adding it here.
-ALL_LABS: tuple[Lab, ...] = (connect_lab,)
+ALL_LABS: tuple[Lab, ...] = (
+    connect_lab,
+    sessions_lab,
+    states_lab,
+)
