@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable
 
-__all__ = ["OK", "attempt", "exception_name", "warning_names"]
+__all__ = ["OK", "attempt", "describe", "exception_name", "warning_names"]
 
 #: The outcome of an operation that raised nothing.
 OK = "ok"
@@ -16,12 +16,23 @@ def exception_name(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
-async def attempt(action: Callable[[], Awaitable[object]]) -> str:
-    """Run ``action``; :data:`OK` if it succeeded, else the name of what it raised."""
+def describe(exc: BaseException) -> str:
+    """``module.Name: first line of the message``, as this SQLAlchemy and driver word it."""
+    message = str(exc).strip().splitlines()
+    return f"{exception_name(exc)}: {message[0]}" if message else exception_name(exc)
+
+
+async def attempt(action: Callable[[], Awaitable[object]], *, detail: bool = False) -> str:
+    """Run ``action``; :data:`OK` if it succeeded, else what it raised.
+
+    Args:
+        action: the coroutine function to run.
+        detail: give the first line of the message too, not only the exception's name.
+    """
     try:
         await action()
     except Exception as exc:
-        return exception_name(exc)
+        return describe(exc) if detail else exception_name(exc)
     return OK
 
 
