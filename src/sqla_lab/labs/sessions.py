@@ -37,7 +37,7 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.errors import LabError
 from sqla_lab.lab import LabContext, LabOutput, lab
-from sqla_lab.labs._outcome import OK, attempt, exception_name, warning_names
+from sqla_lab.labs._outcome import OK, attempt, warning_names
 from sqla_lab.measure import sample_interleaved
 from sqla_lab.models import UserEntity
 from sqla_lab.results import Cell, Finding, Measurement, Table, Verdict
