@@ -12,45 +12,19 @@ import asyncio
 import statistics
 import time
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from sqla_lab import Database, EmbeddedPostgres, StateTracer, UserEntity
+from sqla_lab.labs.sessions import PLAIN, PLAIN_EMPTY, SCOPED, SCOPED_EMPTY, session_cost_variants
 from sqla_lab.measure import sample_interleaved
 
 OBJECTS = 20
 
 
 async def _session_costs(db: Database, repetitions: int) -> dict[str, float]:
-    maker = async_sessionmaker(db.engine)
-    registry = async_scoped_session(async_sessionmaker(db.engine), scopefunc=asyncio.current_task)
-
-    async def per_request() -> None:
-        async with maker() as session:
-            await session.execute(text("SELECT 1"))
-
-    async def scoped() -> None:
-        await registry().execute(text("SELECT 1"))
-        await registry.remove()
-
-    async def per_request_empty() -> None:
-        async with maker():
-            pass
-
-    async def scoped_empty() -> None:
-        registry()
-        await registry.remove()
-
     samples = await sample_interleaved(
-        {
-            "per-request, SELECT 1": per_request,
-            "scoped + remove(), SELECT 1": scoped,
-            "per-request, no query": per_request_empty,
-            "scoped + remove(), no query": scoped_empty,
-        },
-        repetitions=repetitions,
-        warmup=20,
+        session_cost_variants(db.engine), repetitions=repetitions, warmup=20
     )
     return {name: statistics.median(values) * 1000.0 for name, values in samples.items()}
 
@@ -119,13 +93,10 @@ async def main(repetitions: int, server: EmbeddedPostgres) -> None:
     for name, value in {**costs, **tracer}.items():
         print(f"  {name:<40} {value:10.1f} µs")
     print("Ratios")
-    print(
-        "  scoped + remove() / per-request, SELECT 1: "
-        f"{costs['scoped + remove(), SELECT 1'] / costs['per-request, SELECT 1']:.2f}x"
-    )
+    print(f"  scoped + remove() / per-request, SELECT 1: {costs[SCOPED] / costs[PLAIN]:.2f}x")
     print(
         "  scoped + remove() / per-request, no query: "
-        f"{costs['scoped + remove(), no query'] / costs['per-request, no query']:.2f}x"
+        f"{costs[SCOPED_EMPTY] / costs[PLAIN_EMPTY]:.2f}x"
     )
     print(
         f"  StateTracer overhead, add {OBJECTS} + flush + rollback: "

@@ -21,6 +21,7 @@ import threading
 import tracemalloc
 import uuid
 import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,7 +43,7 @@ from sqla_lab.measure import sample_interleaved
 from sqla_lab.models import UserEntity
 from sqla_lab.results import Cell, Finding, Measurement, Table, Verdict
 
-__all__ = ["COLLISIONS", "sessions_lab"]
+__all__ = ["COLLISIONS", "session_cost_variants", "sessions_lab"]
 
 SEED_SOURCE = "seed §2 세션과 비동기 동작에서 스레드와 테스크"
 DOCS_SOURCE = "https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html"
@@ -329,7 +330,11 @@ PLAIN_EMPTY = "async_sessionmaker per request, no query"
 SCOPED_EMPTY = "async_scoped_session + remove(), no query"
 
 
-async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]:
+def session_cost_variants(engine: AsyncEngine) -> dict[str, Callable[[], Awaitable[None]]]:
+    """One unit of work per way of getting a session, for :func:`sample_interleaved`.
+
+    Shared with ``benchmarks/sessions.py`` so the lab and the benchmark time the same code.
+    """
     maker = async_sessionmaker(engine)
     registry = async_scoped_session(async_sessionmaker(engine), scopefunc=asyncio.current_task)
 
@@ -349,8 +354,12 @@ async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]
         registry()
         await registry.remove()
 
+    return {PLAIN: plain, SCOPED: scoped, PLAIN_EMPTY: plain_empty, SCOPED_EMPTY: scoped_empty}
+
+
+async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]:
     samples = await sample_interleaved(
-        {PLAIN: plain, SCOPED: scoped, PLAIN_EMPTY: plain_empty, SCOPED_EMPTY: scoped_empty},
+        session_cost_variants(engine),
         repetitions=ctx.repetitions(full=500, quick=50),
         warmup=5,
         progress=ctx.progress,
