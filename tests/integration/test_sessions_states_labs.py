@@ -202,20 +202,24 @@ CANCELED = (
 
 
 @pytest.mark.parametrize(
-    ("first", "second", "second_outcome", "second_done", "first_outcome"),
+    ("first", "second", "second_outcome", "second_done", "first_outcome", "orphaned"),
     [
-        pytest.param("execute", "execute", "ok", False, "ok", id="execute+execute"),
+        pytest.param("execute", "execute", "ok", False, "ok", 0, id="execute+execute"),
         pytest.param(
-            "execute", "rollback", ANOTHER_OPERATION, True, CANCELED, id="execute+rollback"
+            "execute", "rollback", ANOTHER_OPERATION, True, CANCELED, 0, id="execute+rollback"
         ),
-        pytest.param("execute", "commit", ANOTHER_OPERATION, True, "ok", id="execute+commit"),
-        pytest.param("execute", "close", ANOTHER_OPERATION, True, "ok", id="execute+close"),
-        pytest.param("commit", "execute", ANOTHER_OPERATION, False, "ok", id="commit+execute"),
-        pytest.param("commit", "rollback", ANOTHER_OPERATION, True, CLOSED, id="commit+rollback"),
+        pytest.param("execute", "commit", ANOTHER_OPERATION, True, "ok", 0, id="execute+commit"),
+        pytest.param("execute", "close", ANOTHER_OPERATION, True, "ok", 1, id="execute+close"),
+        pytest.param("commit", "execute", ANOTHER_OPERATION, False, "ok", 0, id="commit+execute"),
         pytest.param(
-            "commit", "commit", ILLEGAL.format("commit"), True, CLOSED, id="commit+commit"
+            "commit", "rollback", ANOTHER_OPERATION, True, CLOSED, 0, id="commit+rollback"
         ),
-        pytest.param("commit", "close", ILLEGAL.format("close"), True, CLOSED, id="commit+close"),
+        pytest.param(
+            "commit", "commit", ILLEGAL.format("commit"), True, CLOSED, 0, id="commit+commit"
+        ),
+        pytest.param(
+            "commit", "close", ILLEGAL.format("close"), True, CLOSED, 0, id="commit+close"
+        ),
     ],
 )
 def test_collisions_on_a_shared_session(
@@ -225,6 +229,7 @@ def test_collisions_on_a_shared_session(
     second_outcome: str,
     second_done: bool,
     first_outcome: str,
+    orphaned: int,
 ) -> None:
     rows = {(row[0], row[1]): row for row in sessions.table("collisions").rows}
     row = rows[(first, second)]
@@ -232,6 +237,7 @@ def test_collisions_on_a_shared_session(
     assert row[3] is second_done
     assert str(row[4]).startswith(first_outcome)
     assert row[5] == "ok"
+    assert row[6] == orphaned
 
 
 def test_collision_verdict(sessions: LabResult) -> None:
@@ -239,6 +245,7 @@ def test_collision_verdict(sessions: LabResult) -> None:
     assert _values(sessions, "shared-session-collides") == {
         "pairs with an error": 7,
         "pairs tried": 8,
+        "connections orphaned": 1,
     }
 
 

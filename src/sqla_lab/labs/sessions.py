@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 import tracemalloc
 import uuid
@@ -85,18 +86,18 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
         ctx.progress.start("sessions: scoping and collisions", 4 + len(COLLISIONS))
         shared, shared_warnings = await _thread_scoped_in_asyncio(engine)
         ctx.progress.advance()
-        rows = []
+        rows: list[tuple[Cell, ...]] = []
+        seen: dict[str, None] = {}
         wreckable = ctx.engine(poolclass=NullPool)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                for first, second in COLLISIONS:
-                    rows.append(await _collide(engine, wreckable, first, second, tag))
-                    ctx.progress.advance()
-            finally:
-                await wreckable.dispose()
-            gc.collect()
-        collision_warnings = warning_names(caught)
+        try:
+            for first, second in COLLISIONS:
+                row, row_warnings = await _collide(engine, wreckable, first, second, tag)
+                rows.append(row)
+                seen.update(dict.fromkeys(row_warnings))
+                ctx.progress.advance()
+        finally:
+            await wreckable.dispose()
+        collision_warnings = tuple(seen)
         threads = await asyncio.to_thread(_threads_with_sync_engine, ctx.server.sync_url)
         ctx.progress.advance()
         per_task = await _task_scoped(engine)
@@ -119,6 +120,7 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
             "second done while first waited",
             "first's outcome",
             "close() afterwards",
+            "connections orphaned",
         ),
         rows=tuple(rows),
     )
@@ -168,15 +170,58 @@ async def _wait_until_blocked(monitor: AsyncConnection, pid: int) -> None:
     raise LabError(f"backend {pid} never waited on the lab's lock")
 
 
+ORPHANED = "non-checked-in connection"
+
+
+class _OrphanFilter(logging.Filter):
+    """Drop (and count) the pool's log line about a connection the GC had to terminate.
+
+    A collision can orphan the shared session's connection on purpose; the lab reports that
+    as a measurement instead of letting the pool print it to stderr.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if ORPHANED in record.getMessage():
+            self.dropped += 1
+            return False
+        return True
+
+
 async def _collide(
     engine: AsyncEngine, wreckable: AsyncEngine, first: str, second: str, tag: str
-) -> tuple[Cell, ...]:
+) -> tuple[tuple[Cell, ...], tuple[str, ...]]:
     """Run ``second`` on a session while ``first`` on the same session waits on a lock.
 
     The shared session runs on ``wreckable`` (a NullPool engine): a collision can leave its
     connection inside a transaction SQLAlchemy no longer knows about, so it must never go
     back to a pool.
+
+    Returns:
+        The table row, and the warnings raised other than the orphaned-connection one.
     """
+    pool_logger = logging.getLogger(f"sqlalchemy.pool.impl.{type(wreckable.pool).__name__}")
+    orphans = _OrphanFilter()
+    pool_logger.addFilter(orphans)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            row = await _collision(engine, wreckable, first, second, tag)
+            # An orphaned connection is only noticed when the GC collects it: collect now.
+            gc.collect()
+    finally:
+        pool_logger.removeFilter(orphans)
+    orphaned = [w for w in caught if ORPHANED in str(w.message)]
+    others = [w for w in caught if ORPHANED not in str(w.message)]
+    return (*row, len(orphaned)), warning_names(others)
+
+
+async def _collision(
+    engine: AsyncEngine, wreckable: AsyncEngine, first: str, second: str, tag: str
+) -> tuple[Cell, ...]:
     registry = _seed_registry(wreckable)
     lock_key = 4242
     blocked_id = -(uuid.uuid4().int % 1_000_000_000) - 1
@@ -208,7 +253,8 @@ async def _collide(
         await blocker.rollback()
         first_outcome, second_outcome = await asyncio.gather(first_task, second_task)
     closing = await _close_wrecked(session)
-    registry.remove()
+    # Not registry.remove(): that would call AsyncSession.close() without awaiting it.
+    registry.registry.clear()
     async with engine.begin() as conn:
         # A collision can leave the shared session's backend alive and holding locks: end it.
         await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
@@ -420,6 +466,19 @@ def _collision_finding(table: Table, caught: tuple[str, ...]) -> Finding:
         else Verdict.REFUTED
     )
     quiet = [f"{row[0]}+{row[1]}" for row in table.rows if row not in failed]
+    queued = [f"{row[0]}+{row[1]}" for row in table.rows if row not in failed and not row[3]]
+    orphaned = {f"{row[0]}+{row[1]}": int(str(row[6])) for row in table.rows if row[6]}
+    notes = ""
+    if queued:
+        notes += (
+            f" In {', '.join(queued)} the second task simply waited for the first: SQLAlchemy's "
+            "asyncpg adapter serialises statements on one connection with a lock."
+        )
+    if orphaned:
+        notes += (
+            f" In {', '.join(orphaned)} the failed call left the connection checked out with "
+            "no session holding it: only the garbage collector terminated it."
+        )
     return Finding(
         key="sessions.shared-session-collides",
         claim="Two asyncio tasks using one shared session at the same time fail.",
@@ -428,6 +487,7 @@ def _collision_finding(table: Table, caught: tuple[str, ...]) -> Finding:
         measurements=(
             Measurement.single("pairs with an error", len(failed), ""),
             Measurement.single("pairs tried", len(table.rows), ""),
+            Measurement.single("connections orphaned", sum(orphaned.values()), ""),
         ),
         verdict=verdict,
         explanation=(
@@ -435,9 +495,9 @@ def _collision_finding(table: Table, caught: tuple[str, ...]) -> Finding:
             + (", ".join(kinds) or "none")
             + ". Pairs without an error: "
             + (", ".join(quiet) or "none")
-            + ": SQLAlchemy's asyncpg adapter serialises statements on one connection with a "
-            "lock, so a second execute simply waits for the first."
-            + (f" Warnings: {'; '.join(caught)}." if caught else "")
+            + "."
+            + notes
+            + (f" Warnings: {'; '.join(w.rstrip('.') for w in caught)}." if caught else "")
         ),
     )
 
