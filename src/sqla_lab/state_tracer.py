@@ -135,7 +135,8 @@ class StateTracer:
     """
 
     def __init__(self, target: TraceTarget) -> None:
-        self._target = _event_target(target)
+        # A weak reference: a finished tracer must not keep the user's session alive.
+        self._target = weakref.ref(_event_target(target))
         self._steps: list[StateStep] = []
         self._listeners: list[tuple[str, Callable[..., None]]] = []
         self._labels: dict[int, tuple[weakref.ref[Any], str]] = {}
@@ -175,10 +176,13 @@ class StateTracer:
 
     def __enter__(self) -> Self:
         self._started = time.perf_counter()
+        target = self._target()
+        if target is None:
+            raise ConfigurationError("StateTracer: the session to trace no longer exists")
         try:
             for name in TRANSITIONS:
                 listener = self._listener(name)
-                event.listen(self._target, name, listener)
+                event.listen(target, name, listener)
                 self._listeners.append((name, listener))
         except BaseException:
             self._remove_listeners()
@@ -197,9 +201,12 @@ class StateTracer:
             self._timeline = self._freeze()
 
     def _remove_listeners(self) -> None:
+        target = self._target()
         while self._listeners:
             name, listener = self._listeners.pop()
-            event.remove(self._target, name, listener)
+            # A collected session took its listeners with it.
+            if target is not None:
+                event.remove(target, name, listener)
 
     def _freeze(self) -> StateTimeline:
         labels = tuple(

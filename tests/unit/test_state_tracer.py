@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
@@ -108,3 +111,14 @@ def test_scoped_session_and_async_session_are_accepted() -> None:
 def test_untraceable_targets_raise_a_configuration_error(target: object) -> None:
     with pytest.raises(ConfigurationError, match="StateTracer cannot trace"):
         StateTracer(target())  # type: ignore[operator]  # the lambdas build the target
+
+
+def test_a_finished_tracer_does_not_keep_the_session_alive() -> None:
+    session = Session()
+    with StateTracer(session) as tracer:
+        session.add(UserEntity(name="a"))
+    alive = weakref.ref(session)
+    del session
+    gc.collect()
+    assert alive() is None
+    assert len(tracer.timeline.steps) == 1
