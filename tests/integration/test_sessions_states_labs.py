@@ -182,7 +182,7 @@ def test_scoped_session_shares_one_session_across_tasks(sessions: LabResult) -> 
     assert values["tasks"] == 4
     assert values["distinct sessions"] == 1
     assert values["distinct backend pids"] == 1
-    assert values["deprecation warnings"] == 1
+    assert values["distinct deprecation warnings"] == 1
     assert (
         "SADeprecationWarning: Using `scoped_session` with asyncio is deprecated and will raise "
         "an error in a future version. Please use `async_scoped_session` instead."

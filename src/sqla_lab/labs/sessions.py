@@ -314,7 +314,7 @@ def _shared_finding(holders: list[_Holder], caught: tuple[str, ...]) -> Finding:
         quote="기본적으로 세션은 쓰레드 별로 할당되기 때문",
         measurements=(
             *_scoping_measurements(holders, "tasks"),
-            Measurement.single("deprecation warnings", len(deprecated), ""),
+            Measurement.single("distinct deprecation warnings", len(deprecated), ""),
         ),
         verdict=Verdict.CONFIRMED if shared else Verdict.REFUTED,
         explanation=(
