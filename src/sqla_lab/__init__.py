@@ -26,6 +26,7 @@ from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
 from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.settings import Settings
+from sqla_lab.state_tracer import StateStep, StateTimeline, StateTracer
 
 try:
     __version__ = metadata.version("sqla-lab")
@@ -62,6 +63,9 @@ __all__ = [
     "SeedCounts",
     "Settings",
     "SqlaLabError",
+    "StateStep",
+    "StateTimeline",
+    "StateTracer",
     "Status",
     "Table",
     "User",
