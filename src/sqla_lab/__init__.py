@@ -21,6 +21,7 @@ from sqla_lab.errors import (
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
+from sqla_lab.query_recorder import QueryLog, QueryRecorder, RecordedQuery
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
 from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.settings import Settings
@@ -52,6 +53,9 @@ __all__ = [
     "PostgresNotFoundError",
     "PostgresServer",
     "PostgresStartError",
+    "QueryLog",
+    "QueryRecorder",
+    "RecordedQuery",
     "SeedCounts",
     "Settings",
     "SqlaLabError",
