@@ -12,14 +12,18 @@ from sqla_lab.database import Database
 from sqla_lab.errors import (
     ConfigurationError,
     DatabaseUnavailable,
+    ExpectationFailed,
     LabError,
+    NPlusOneDetected,
     PostgresError,
     PostgresNotFoundError,
     PostgresStartError,
+    QueryBudgetExceeded,
     SqlaLabError,
 )
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
+from sqla_lab.n_plus_one import LoadFinding, NPlusOneDetector, NPlusOneWarning
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
 from sqla_lab.query_recorder import QueryLog, QueryRecorder, RecordedQuery
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
@@ -40,19 +44,25 @@ __all__ = [
     "EmbeddedPostgres",
     "Environment",
     "ExistingPostgres",
+    "ExpectationFailed",
     "Finding",
     "Lab",
     "LabContext",
     "LabError",
     "LabOutput",
     "LabResult",
+    "LoadFinding",
     "Measurement",
+    "NPlusOneDetected",
+    "NPlusOneDetector",
+    "NPlusOneWarning",
     "Post",
     "PostEntity",
     "PostgresError",
     "PostgresNotFoundError",
     "PostgresServer",
     "PostgresStartError",
+    "QueryBudgetExceeded",
     "QueryLog",
     "QueryRecorder",
     "RecordedQuery",
