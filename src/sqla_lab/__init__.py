@@ -21,6 +21,7 @@ from sqla_lab.errors import (
     QueryBudgetExceeded,
     SqlaLabError,
 )
+from sqla_lab.faults import FaultMode, FaultProxy
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
 from sqla_lab.n_plus_one import LoadFinding, NPlusOneDetector, NPlusOneWarning
@@ -45,6 +46,8 @@ __all__ = [
     "Environment",
     "ExistingPostgres",
     "ExpectationFailed",
+    "FaultMode",
+    "FaultProxy",
     "Finding",
     "Lab",
     "LabContext",
