@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqla_lab.lab import Lab
 from sqla_lab.labs.connect import connect_lab
+from sqla_lab.labs.loading import loading_lab
 
-__all__ = ["ALL_LABS", "connect_lab"]
+__all__ = ["ALL_LABS", "connect_lab", "loading_lab"]
 
 #: An explicit, immutable list: adding a lab means adding it here.
-ALL_LABS: tuple[Lab, ...] = (connect_lab,)
+ALL_LABS: tuple[Lab, ...] = (connect_lab, loading_lab)
