@@ -61,6 +61,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.collections import InstrumentedList, InstrumentedSet
 
+from sqla_lab._instrument import Instrument
 from sqla_lab.errors import NPlusOneDetected
 from sqla_lab.query_recorder import DEFAULT_IGNORED_MODULES, _CallerFinder
 
@@ -146,40 +147,36 @@ def _note_read(collection: Any) -> None:
             collection.__dict__[_READ_FLAG] = True
 
 
-class _WatchedList(InstrumentedList[Any]):
+class _ReadWatching:
+    """Note the first read of a collection by application code (mixed into its class)."""
+
+    __slots__ = ()
+
     def __iter__(self) -> Iterator[Any]:
         _note_read(self)
-        return super().__iter__()
+        return super().__iter__()  # type: ignore[misc, no-any-return]  # list/set's method
 
     def __len__(self) -> int:
         _note_read(self)
-        return super().__len__()
-
-    def __getitem__(self, index: Any) -> Any:
-        _note_read(self)
-        return super().__getitem__(index)
+        return super().__len__()  # type: ignore[misc, no-any-return]  # list/set's method
 
     def __contains__(self, item: object) -> bool:
         _note_read(self)
-        return super().__contains__(item)
+        return super().__contains__(item)  # type: ignore[misc, no-any-return]  # list/set's
+
+
+class _WatchedList(_ReadWatching, InstrumentedList[Any]):
+    def __getitem__(self, index: Any) -> Any:
+        _note_read(self)
+        return super().__getitem__(index)
 
     def __reversed__(self) -> Iterator[Any]:
         _note_read(self)
         return super().__reversed__()
 
 
-class _WatchedSet(InstrumentedSet[Any]):
-    def __iter__(self) -> Iterator[Any]:
-        _note_read(self)
-        return super().__iter__()
-
-    def __len__(self) -> int:
-        _note_read(self)
-        return super().__len__()
-
-    def __contains__(self, item: object) -> bool:
-        _note_read(self)
-        return super().__contains__(item)
+class _WatchedSet(_ReadWatching, InstrumentedSet[Any]):
+    pass
 
 
 _WATCHED_CLASSES: dict[type, type] = {InstrumentedList: _WatchedList, InstrumentedSet: _WatchedSet}
@@ -211,7 +208,7 @@ class _State:
     last_statement_location: str | None = None
 
 
-class NPlusOneDetector:
+class NPlusOneDetector(Instrument):
     """Detect N+1 loads and unused eager loads in one session while the block runs.
 
     Args:
@@ -285,17 +282,6 @@ class NPlusOneDetector:
             self._frozen = self._collect()
         if exc_type is None:
             self._report([f for f in self._frozen if f.kind == "unused_eager_load"])
-
-    async def __aenter__(self) -> Self:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     # -- results ---------------------------------------------------------------------------
 

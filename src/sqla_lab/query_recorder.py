@@ -42,6 +42,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from sqla_lab._instrument import Instrument
+
 __all__ = [
     "DEFAULT_IGNORED_MODULES",
     "QueryLog",
@@ -221,7 +223,7 @@ class _CallerFinder:
             frame = current.gr_frame
 
 
-class QueryRecorder:
+class QueryRecorder(Instrument):
     """Record the statements sent through ``target`` while the block runs.
 
     Args:
@@ -279,17 +281,6 @@ class QueryRecorder:
             self._active = False
             self._frozen = QueryLog(tuple(self._queries))
             self._started.clear()
-
-    async def __aenter__(self) -> Self:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, tb)
 
     # -- results ---------------------------------------------------------------------------
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import psycopg
 import pytest
+from _loading_data import separate_database
 
 from sqla_lab.postgres import PostgresServer
 
@@ -86,14 +86,8 @@ async def test_allowed_lazy_loop_passes(session, no_n_plus_one):
 @pytest.fixture(scope="module")
 def inner_database_url(postgres: PostgresServer) -> Iterator[str]:
     """A fresh database on the session's server for the inner runs, dropped afterwards."""
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {INNER_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {INNER_DATABASE}")
-    try:
-        yield postgres.url.set(database=INNER_DATABASE).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {INNER_DATABASE} WITH (FORCE)")
+    with separate_database(postgres, INNER_DATABASE) as url:
+        yield url.render_as_string(hide_password=False)
 
 
 def test_fixtures_from_the_outside(

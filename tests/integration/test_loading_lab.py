@@ -5,9 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from _loading_data import fill
+from _loading_data import fill, separate_database
 from sqlalchemy import select
 from sqlalchemy.exc import InvalidRequestError, MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -107,15 +106,8 @@ def test_loading_lab_is_registered_after_connect() -> None:
 @pytest.fixture(scope="module")
 def lab_server(postgres: PostgresServer) -> Iterator[PostgresServer]:
     """Its own database: the lab truncates and re-seeds ``users`` and ``posts``."""
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {LAB_DATABASE} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {LAB_DATABASE}")
-    try:
-        with ExistingPostgres(postgres.url.set(database=LAB_DATABASE)) as server:
-            yield server
-    finally:
-        with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {LAB_DATABASE} WITH (FORCE)")
+    with separate_database(postgres, LAB_DATABASE) as url, ExistingPostgres(url) as server:
+        yield server
 
 
 @pytest.mark.slow

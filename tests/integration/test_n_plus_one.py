@@ -25,6 +25,11 @@ from sqla_lab.n_plus_one import NPlusOneWarning
 from sqla_lab.postgres import PostgresServer
 
 USERS = 6
+EAGER_OPTIONS = [
+    pytest.param(selectinload, id="selectinload"),
+    pytest.param(joinedload, id="joinedload"),
+    pytest.param(subqueryload, id="subqueryload"),
+]
 
 
 @pytest.fixture
@@ -78,14 +83,7 @@ async def test_warn_mode_warns_once_per_finding(filled: AsyncSession) -> None:
     assert len(caught) == 1
 
 
-@pytest.mark.parametrize(
-    "option",
-    [
-        pytest.param(selectinload, id="selectinload"),
-        pytest.param(joinedload, id="joinedload"),
-        pytest.param(subqueryload, id="subqueryload"),
-    ],
-)
+@pytest.mark.parametrize("option", EAGER_OPTIONS)
 async def test_eager_loads_that_are_read_are_not_flagged(filled: AsyncSession, option: Any) -> None:
     with NPlusOneDetector(filled, mode="raise") as detector:
         result = await filled.scalars(select(UserEntity).options(option(UserEntity.posts)))
@@ -114,14 +112,7 @@ async def test_separate_statements_each_with_one_lazy_load_are_not_siblings(
     assert detector.findings == ()
 
 
-@pytest.mark.parametrize(
-    "option",
-    [
-        pytest.param(selectinload, id="selectinload"),
-        pytest.param(joinedload, id="joinedload"),
-        pytest.param(subqueryload, id="subqueryload"),
-    ],
-)
+@pytest.mark.parametrize("option", EAGER_OPTIONS)
 async def test_unused_eager_load_is_flagged(filled: AsyncSession, option: Any) -> None:
     with NPlusOneDetector(filled, mode="collect") as detector:
         result = await filled.scalars(select(UserEntity).options(option(UserEntity.posts)))

@@ -125,7 +125,7 @@ async def loading_lab(ctx: LabContext) -> LabOutput:
     )
     latency_users = (10, 100) if ctx.quick else (10, 100, 1000)
     repetitions = ctx.repetitions(full=5, quick=2)
-    budget = ctx.repetitions(full=5000, quick=1000)
+    budget = ctx.repetitions(full=3000, quick=1000)
     seeded_users = max(*sizes[1], *sizes[10], *BOUNDARY_USERS)
     engine = ctx.engine(pool_size=1, max_overflow=0)
     sweep: list[SweepPoint] = []
