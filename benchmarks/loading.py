@@ -34,7 +34,7 @@ from sqla_lab.postgres import PostgresServer, server_from_url
 USERS = 1000
 POSTS_PER_USER = 10
 SELECTS = 10_000
-SELECT_ROUNDS = 10
+SELECT_ROUNDS = 50
 
 
 def _loader(engine: AsyncEngine, strategy: str) -> Callable[[], Awaitable[None]]:
@@ -92,12 +92,15 @@ async def _instrument_overhead(engine: AsyncEngine) -> None:
         repetitions=SELECT_ROUNDS,
         warmup=1,
     )
+    # Each round ran the three variants back to back: the per-round ratio cancels the drift
+    # of a shared machine, its median the outliers.
     total = {name: sum(values) for name, values in samples.items()}
     for name in names[1:]:
-        ratio = total[name] / total["none"]
+        per_round = [a / b for a, b in zip(samples[name], samples["none"], strict=True)]
         print(
             f"{name:>28}: {total[name]:8.0f} ms for {SELECTS:,} selects vs "
-            f"{total['none']:.0f} ms without  ->  overhead ratio {ratio:.3f}"
+            f"{total['none']:.0f} ms without  ->  overhead ratio {statistics.median(per_round):.3f}"
+            f" (median of {SELECT_ROUNDS} rounds; total ratio {total[name] / total['none']:.3f})"
         )
 
 

@@ -242,6 +242,7 @@ class NPlusOneDetector(Instrument):
         self._caller = _CallerFinder(ignored_modules)
         self._state = _State()
         self._attributes: list[QueryableAttribute[Any]] = []
+        self._seen_mappers: set[Mapper[Any]] = set()
         self._reported: set[tuple[str, str, str | None]] = set()
         self._frozen: tuple[LoadFinding, ...] | None = None
         self._active = False
@@ -371,23 +372,26 @@ class NPlusOneDetector(Instrument):
     def _on_execute(self, execute_state: ORMExecuteState) -> None:
         if not execute_state.is_select:
             return
-        mappers = execute_state.all_mappers
-        self._watch_collections(mappers)
+        # bind_mapper is already known to the session; all_mappers would re-inspect the
+        # statement on every execution, which is most of this listener's cost.
+        mapper = execute_state.bind_mapper
+        if mapper is not None and mapper not in self._seen_mappers:
+            self._watch_collections(mapper)
         parent = execute_state.lazy_loaded_from
         if parent is not None:
             path = execute_state.loader_strategy_path
             prop = path[-1] if path is not None and len(path) else None
             if isinstance(prop, RelationshipProperty):
                 self._count_lazy_load(parent, prop)
-        elif not execute_state.is_relationship_load and mappers:
+        elif not execute_state.is_relationship_load and mapper is not None:
             location = self._caller.find()
             self._state.last_statement_location = location
             if location is not None:
-                tally = self._state.repeats.setdefault((location, mappers[0]), _Tally())
+                tally = self._state.repeats.setdefault((location, mapper), _Tally())
                 tally.count += 1
                 tally.location = location
-                if tally.count == self.repeat_threshold and not self._is_allowed_model(mappers[0]):
-                    self._report([self._repeat_finding(mappers[0], tally)])
+                if tally.count == self.repeat_threshold and not self._is_allowed_model(mapper):
+                    self._report([self._repeat_finding(mapper, tally)])
 
     def _count_lazy_load(self, parent: Any, prop: RelationshipProperty[Any]) -> None:
         self._state.pending_lazy.add((id(parent), prop.key))
@@ -400,16 +404,15 @@ class NPlusOneDetector(Instrument):
         if tally.count == self.threshold and not self._is_allowed(prop):
             self._report([self._lazy_finding(prop, tally)])
 
-    def _watch_collections(self, mappers: Iterable[Mapper[Any]]) -> None:
+    def _watch_collections(self, start: Mapper[Any]) -> None:
         """Listen for collections being filled on every relationship reachable from here."""
-        todo = list(mappers)
-        seen: set[Mapper[Any]] = set()
+        todo = [start]
         watched = {(a.class_, a.key) for a in self._attributes}
         while todo:
             mapper = todo.pop()
-            if mapper in seen:
+            if mapper in self._seen_mappers:
                 continue
-            seen.add(mapper)
+            self._seen_mappers.add(mapper)
             for prop in mapper.relationships:
                 todo.append(prop.mapper)
                 attribute = prop.class_attribute
