@@ -37,7 +37,8 @@ Why our own code: the maintained peers (``queryspy``, ``pytest-queryguard``) det
 N+1 shapes well but are pytest/ASGI tools with process-wide state; queryspy does not report
 unused eager loads and pytest-queryguard does it experimentally by replacing
 ``InstrumentedAttribute.__get__`` for the whole process. This detector is scoped to one
-session, needs no pytest and patches nothing global.
+session (its class-level listeners, mapper ``load`` and ``init_collection``, ignore other
+sessions and are removed on exit), needs no pytest and patches nothing.
 """
 
 from __future__ import annotations

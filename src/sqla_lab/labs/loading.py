@@ -82,6 +82,9 @@ async def _measure(
     """Count each strategy once (unless ``known_counts`` has it), then time them interleaved."""
     sessions = _sessions(engine)
     counted: dict[str, Counted] = {}
+    to_count = [s for s in strategies if (s, users) not in (known_counts or {})]
+    if to_count:
+        ctx.progress.start(f"loading: counting N={users:,} M={posts_per_user}", len(to_count))
     for strategy in strategies:
         known = (known_counts or {}).get((strategy, users))
         if known is None:
@@ -90,6 +93,7 @@ async def _measure(
                 return await load_users(session, strategy, users)
 
             known = await count_run(sessions, work, parents=users)
+            ctx.progress.advance()
         counted[strategy] = known
     samples = await sample_interleaved(
         {s: _timed_run(sessions, s, users) for s in strategies},
