@@ -12,17 +12,22 @@ from sqla_lab.database import Database
 from sqla_lab.errors import (
     ConfigurationError,
     DatabaseUnavailable,
+    ExpectationFailed,
     LabError,
+    NPlusOneDetected,
     PostgresError,
     PostgresNotFoundError,
     PostgresStartError,
+    QueryBudgetExceeded,
     SqlaLabError,
 )
 from sqla_lab.faults import FaultMode, FaultProxy
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
+from sqla_lab.n_plus_one import LoadFinding, NPlusOneDetector, NPlusOneWarning
 from sqla_lab.pool_monitor import CheckoutWait, PoolMonitor, PoolSnapshot
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
+from sqla_lab.query_recorder import QueryLog, QueryRecorder, RecordedQuery
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
 from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.settings import Settings
@@ -43,6 +48,7 @@ __all__ = [
     "EmbeddedPostgres",
     "Environment",
     "ExistingPostgres",
+    "ExpectationFailed",
     "FaultMode",
     "FaultProxy",
     "Finding",
@@ -51,7 +57,11 @@ __all__ = [
     "LabError",
     "LabOutput",
     "LabResult",
+    "LoadFinding",
     "Measurement",
+    "NPlusOneDetected",
+    "NPlusOneDetector",
+    "NPlusOneWarning",
     "PoolMonitor",
     "PoolSnapshot",
     "Post",
@@ -60,6 +70,10 @@ __all__ = [
     "PostgresNotFoundError",
     "PostgresServer",
     "PostgresStartError",
+    "QueryBudgetExceeded",
+    "QueryLog",
+    "QueryRecorder",
+    "RecordedQuery",
     "SeedCounts",
     "Settings",
     "SqlaLabError",

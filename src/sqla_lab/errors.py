@@ -11,7 +11,11 @@ all) can turn them into a one-line message and an exit code in one place::
     │   ├── PostgresStartError        initdb or postgres failed (busy port, unwritable dir, ...)
     │   └── DatabaseUnavailable       a server that should be there cannot be reached or refused
     │                                 our credentials
-    └── LabError                  a lab could not produce its result
+    ├── LabError                  a lab could not produce its result
+    └── ExpectationFailed         an instrument's expectation was not met (also an
+        │                         AssertionError, so pytest reports it as a failed assert)
+        ├── NPlusOneDetected          N+1 loads or unused eager loads were found
+        └── QueryBudgetExceeded       more statements than allowed
 
 Driver exceptions (asyncpg, psycopg, OSError) are translated at the boundary, in
 :func:`sqla_lab.postgres.probe_async` and :func:`sqla_lab.postgres.probe_sync`, never
@@ -23,10 +27,13 @@ from __future__ import annotations
 __all__ = [
     "ConfigurationError",
     "DatabaseUnavailable",
+    "ExpectationFailed",
     "LabError",
+    "NPlusOneDetected",
     "PostgresError",
     "PostgresNotFoundError",
     "PostgresStartError",
+    "QueryBudgetExceeded",
     "SqlaLabError",
 ]
 
@@ -66,3 +73,15 @@ class DatabaseUnavailable(PostgresError):
 
 class LabError(SqlaLabError):
     """A lab failed to produce a result."""
+
+
+class ExpectationFailed(SqlaLabError, AssertionError):
+    """An instrument was asked to enforce an expectation and it did not hold."""
+
+
+class NPlusOneDetected(ExpectationFailed):
+    """The N+1 detector found lazy loads per sibling object or eager loads never used."""
+
+
+class QueryBudgetExceeded(ExpectationFailed):
+    """A block sent more statements than its budget; the message lists them."""

@@ -14,6 +14,19 @@ Fixtures:
     tests never see each other's rows, even when the code under test commits (SQLAlchemy's
     "join into an external transaction" recipe with ``create_savepoint``).
 
+``query_recorder`` (function)
+    A :class:`~sqla_lab.query_recorder.QueryRecorder` on ``session``, recording for the
+    whole test.
+``assert_max_queries`` (function)
+    ``with assert_max_queries(n[, target]):`` fails the test with
+    :class:`~sqla_lab.errors.QueryBudgetExceeded`, listing the statements, when the block
+    sends more than ``n`` statements through ``target`` (default: ``session``).
+``no_n_plus_one`` (function)
+    ``with no_n_plus_one([target], allow=...):`` fails the test with
+    :class:`~sqla_lab.errors.NPlusOneDetected` at the first N+1, or on leaving the block
+    for an eager load that was never read (an :class:`~sqla_lab.n_plus_one.NPlusOneDetector`
+    in ``"raise"`` mode on ``target``, default: ``session``).
+
 The async fixtures need ``pytest-asyncio`` (installed with ``sqla-lab[test]``); without it
 only the sync fixtures are offered.
 """
@@ -21,24 +34,34 @@ only the sync fixtures are offered.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from sqla_lab.database import Database
+from sqla_lab.errors import QueryBudgetExceeded
 from sqla_lab.models import Base
+from sqla_lab.n_plus_one import AllowEntry, NPlusOneDetector
 from sqla_lab.postgres import PostgresServer, server_from_url
+from sqla_lab.query_recorder import QueryRecorder, RecorderTarget
 
 try:
     import pytest_asyncio
 except ImportError:  # pragma: no cover - exercised only without the [test] extra
     pytest_asyncio = None  # type: ignore[assignment]  # optional dependency
 
-__all__ = ["TEST_SERVER_SETTINGS"]
+__all__ = ["TEST_SERVER_SETTINGS", "MaxQueries", "NoNPlusOne"]
+
+#: What the ``assert_max_queries`` fixture returns.
+MaxQueries = Callable[..., AbstractContextManager[QueryRecorder]]
+#: What the ``no_n_plus_one`` fixture returns.
+NoNPlusOne = Callable[..., AbstractContextManager[NPlusOneDetector]]
 
 #: Durability off: a test server's data is thrown away, and commits get much cheaper.
 TEST_SERVER_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -101,3 +124,40 @@ if pytest_asyncio is not None:
                 await async_session.close()
                 if transaction.is_active:
                     await transaction.rollback()
+
+    @pytest.fixture
+    def query_recorder(session: AsyncSession) -> Iterator[QueryRecorder]:
+        """A :class:`QueryRecorder` on ``session`` for the whole test."""
+        with QueryRecorder(session) as recorder:
+            yield recorder
+
+    @pytest.fixture
+    def assert_max_queries(session: AsyncSession) -> MaxQueries:
+        """``with assert_max_queries(n[, target]):`` fails when the block sends more than n."""
+
+        @contextmanager
+        def check(limit: int, target: RecorderTarget | None = None) -> Iterator[QueryRecorder]:
+            with QueryRecorder(session if target is None else target) as recorder:
+                yield recorder
+            if recorder.count > limit:
+                raise QueryBudgetExceeded(
+                    f"expected at most {limit} statement(s), the block sent {recorder.count}\n"
+                    + recorder.log.format()
+                )
+
+        return check
+
+    @pytest.fixture
+    def no_n_plus_one(session: AsyncSession) -> NoNPlusOne:
+        """``with no_n_plus_one([target], allow=...):`` fails on an N+1 or unused eager load."""
+
+        @contextmanager
+        def check(
+            target: AsyncSession | Session | None = None, *, allow: Iterable[AllowEntry] = ()
+        ) -> Iterator[NPlusOneDetector]:
+            with NPlusOneDetector(
+                session if target is None else target, mode="raise", allow=allow
+            ) as detector:
+                yield detector
+
+        return check
