@@ -31,6 +31,7 @@ from sqla_lab.labs import ALL_LABS
 from sqla_lab.postgres import EmbeddedPostgres, PostgresServer, server_from_url
 from sqla_lab.report.console import ConsoleProgress, render_labs, render_results
 from sqla_lab.results import LabResult, dump_results
+from sqla_lab.service import cli as service_cli
 from sqla_lab.settings import Settings
 
 __all__ = ["app", "main"]
@@ -311,6 +312,9 @@ def db_up(
 def version() -> None:
     """Print the sqla-lab version."""
     typer.echo(__version__)
+
+
+service_cli.register(app)
 
 
 def _raise_keyboard_interrupt(signum: int, frame: object) -> NoReturn:
