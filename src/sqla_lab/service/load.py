@@ -285,13 +285,15 @@ def _endpoint_row(stats: EndpointStats) -> tuple[str | int | float, ...]:
     )
 
 
-def endpoints_table(run: LoadRun, *, key: str = "service.endpoints") -> Table:
+def endpoints_table(
+    run: LoadRun, *, key: str = "service.endpoints", pool_size: int | None = None
+) -> Table:
     """Per-endpoint statistics of one run, the aggregate last."""
+    pool = f", pool_size {pool_size}" if pool_size is not None else ""
+    spec = run.spec
     return Table(
         key=key,
-        title=(
-            f"{run.spec.users} locust users, {run.spec.duration_s} s, scenario {run.spec.scenario}"
-        ),
+        title=f"{spec.users} locust users, {spec.duration_s} s, scenario {spec.scenario}{pool}",
         columns=ENDPOINT_COLUMNS,
         rows=tuple(_endpoint_row(s) for s in (*run.endpoints, run.total)),
     )
