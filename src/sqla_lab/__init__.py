@@ -20,6 +20,7 @@ from sqla_lab.errors import (
 )
 from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
+from sqla_lab.pool_monitor import CheckoutWait, PoolMonitor, PoolSnapshot
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
 from sqla_lab.seeding import SeedCounts, seed
@@ -33,6 +34,7 @@ except metadata.PackageNotFoundError:  # pragma: no cover - running from a sourc
 __all__ = [
     "Base",
     "Chart",
+    "CheckoutWait",
     "ConfigurationError",
     "Database",
     "DatabaseUnavailable",
@@ -46,6 +48,8 @@ __all__ = [
     "LabOutput",
     "LabResult",
     "Measurement",
+    "PoolMonitor",
+    "PoolSnapshot",
     "Post",
     "PostEntity",
     "PostgresError",

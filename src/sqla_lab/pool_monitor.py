@@ -1,0 +1,292 @@
+"""Watch a connection pool: what it opens, hands out, takes back, and how long callers wait.
+
+:class:`PoolMonitor` counts the pool events SQLAlchemy emits (``connect``, ``checkout``,
+``checkin``, ``invalidate``, ``close``) and tracks how many connections are checked out now
+and at most. It also times every *checkout wait*: from the moment code asks the engine for a
+connection to the moment it has one, which covers queueing for a free connection, opening a
+new one and ``pool_pre_ping``::
+
+    with PoolMonitor(engine) as monitor:       # an Engine or an AsyncEngine
+        async with engine.connect() as conn:
+            ...
+        print(monitor.snapshot().checkouts, monitor.snapshot().wait_p95_ms)
+    frozen = monitor.snapshot()                 # the final state, frozen on exit
+
+The pool has no "checkout requested" event, so the wait is timed around
+:meth:`Engine.raw_connection` (through which every ``Connection`` and ``Session`` gets its
+connection): the monitor puts a timing wrapper on the engine instance and takes it off again
+on exit. Pool events are listened to on the (sync) engine, so they survive
+``engine.dispose()``, which hands them to the new pool.
+
+Why our own code: SQLAlchemy offers the events but no aggregate; OpenTelemetry's SQLAlchemy
+instrumentation reports pool usage, but not checkout waits, and needs an exporter set up.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from sqla_lab.results import percentile
+
+__all__ = ["WAIT_BUCKETS_MS", "CheckoutWait", "PoolMonitor", "PoolSnapshot"]
+
+#: Upper bounds (ms) of the checkout-wait histogram buckets; the last bucket is open.
+WAIT_BUCKETS_MS: tuple[float, ...] = (
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    25.0,
+    50.0,
+    100.0,
+    250.0,
+    500.0,
+    1000.0,
+    2500.0,
+    5000.0,
+    10000.0,
+)
+
+_EVENTS = ("connect", "checkout", "checkin", "invalidate", "close")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutWait:
+    """One request for a connection.
+
+    Attributes:
+        started_s: when it was asked for, in seconds since the monitor started.
+        wait_ms: how long the caller waited, whether it got a connection or not.
+        ok: ``False`` if the request failed (pool timeout, connect error).
+    """
+
+    started_s: float
+    wait_ms: float
+    ok: bool
+
+
+@dataclass(frozen=True, kw_only=True)
+class PoolSnapshot:
+    """The pool as the monitor saw it at one moment; immutable.
+
+    Counts are of events since the monitor started. Wait percentiles are over the most recent
+    ``window`` checkout requests (all of them in a short run); ``wait_max_ms`` is over all.
+    """
+
+    connects: int
+    checkouts: int
+    checkins: int
+    invalidations: int
+    closes: int
+    checkout_errors: int
+    checkout_timeouts: int
+    checked_out: int
+    peak_checked_out: int
+    wait_count: int
+    wait_p50_ms: float | None
+    wait_p95_ms: float | None
+    wait_max_ms: float | None
+    #: ``(upper bound in ms or None for the open bucket, count)``, over all waits.
+    wait_histogram: tuple[tuple[float | None, int], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["wait_histogram"] = [
+            {"le_ms": bound, "count": count} for bound, count in self.wait_histogram
+        ]
+        return data
+
+
+class PoolMonitor:
+    """Count pool events and time checkout waits on one engine, as a context manager.
+
+    Args:
+        engine: an :class:`Engine` or :class:`AsyncEngine` (its ``sync_engine`` is used).
+        window: how many recent checkout waits to keep for percentiles and
+            :meth:`checkout_log`.
+    """
+
+    def __init__(self, engine: Engine | AsyncEngine, *, window: int = 100_000) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self._engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        self._lock = threading.Lock()
+        self._waits: deque[CheckoutWait] = deque(maxlen=window)
+        self._histogram = [0] * (len(WAIT_BUCKETS_MS) + 1)
+        self._counts = dict.fromkeys(_EVENTS, 0)
+        self._checkout_errors = 0
+        self._checkout_timeouts = 0
+        self._wait_max_ms: float | None = None
+        self._wait_count = 0
+        self._checked_out: set[int] = set()
+        self._peak = 0
+        self._started = time.perf_counter()
+        self._listeners: list[tuple[str, Callable[..., None]]] = []
+        self._wrapper: Callable[[], Any] | None = None
+        self._previous_raw_connection: Any = None
+        self._final: PoolSnapshot | None = None
+
+    # -- life cycle ----------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        if self._listeners or self._final is not None:
+            raise RuntimeError("a PoolMonitor can be entered only once")
+        self._started = time.perf_counter()
+        listeners: dict[str, Callable[..., None]] = {
+            "connect": self._on_connect,
+            "checkout": self._on_checkout,
+            "checkin": self._on_checkin,
+            "invalidate": self._on_invalidate,
+            "close": self._on_close,
+        }
+        try:
+            for name, listener in listeners.items():
+                event.listen(self._engine, name, listener)
+                self._listeners.append((name, listener))
+            self._wrap_raw_connection()
+        except BaseException:
+            self._detach()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self._detach()
+        finally:
+            self._final = self._snapshot()
+
+    @property
+    def active(self) -> bool:
+        """Whether the monitor is listening."""
+        return bool(self._listeners)
+
+    # -- reading -------------------------------------------------------------------------
+    def snapshot(self) -> PoolSnapshot:
+        """The current counts (or, after exit, the final ones), as an immutable value."""
+        if self._final is not None:
+            return self._final
+        return self._snapshot()
+
+    def checkout_log(self) -> tuple[CheckoutWait, ...]:
+        """The most recent ``window`` checkout requests, oldest first."""
+        with self._lock:
+            return tuple(self._waits)
+
+    # -- internals -----------------------------------------------------------------------
+    def _snapshot(self) -> PoolSnapshot:
+        with self._lock:
+            recent = [w.wait_ms for w in self._waits]
+            histogram = tuple(
+                (bound, count)
+                for bound, count in zip((*WAIT_BUCKETS_MS, None), self._histogram, strict=True)
+            )
+            return PoolSnapshot(
+                connects=self._counts["connect"],
+                checkouts=self._counts["checkout"],
+                checkins=self._counts["checkin"],
+                invalidations=self._counts["invalidate"],
+                closes=self._counts["close"],
+                checkout_errors=self._checkout_errors,
+                checkout_timeouts=self._checkout_timeouts,
+                checked_out=len(self._checked_out),
+                peak_checked_out=self._peak,
+                wait_count=self._wait_count,
+                wait_p50_ms=percentile(recent, 50) if recent else None,
+                wait_p95_ms=percentile(recent, 95) if recent else None,
+                wait_max_ms=self._wait_max_ms,
+                wait_histogram=histogram,
+            )
+
+    def _wrap_raw_connection(self) -> None:
+        engine = self._engine
+        self._previous_raw_connection = vars(engine).get("raw_connection")
+        inner = engine.raw_connection
+
+        def raw_connection() -> Any:
+            started = time.perf_counter()
+            try:
+                connection = inner()
+            except BaseException as exc:
+                self._record_wait(started, ok=False, timeout=isinstance(exc, PoolTimeoutError))
+                raise
+            self._record_wait(started, ok=True, timeout=False)
+            return connection
+
+        # An instance attribute shadows the method for this engine only; removed on exit.
+        setattr(engine, "raw_connection", raw_connection)  # noqa: B010 - mypy forbids assigning to a method
+        self._wrapper = raw_connection
+
+    def _detach(self) -> None:
+        engine = self._engine
+        if self._wrapper is not None and vars(engine).get("raw_connection") is self._wrapper:
+            if self._previous_raw_connection is None:
+                delattr(engine, "raw_connection")
+            else:
+                setattr(engine, "raw_connection", self._previous_raw_connection)  # noqa: B010 - as above
+        self._wrapper = None
+        while self._listeners:
+            name, listener = self._listeners.pop()
+            if event.contains(engine, name, listener):
+                event.remove(engine, name, listener)
+
+    def _record_wait(self, started: float, *, ok: bool, timeout: bool) -> None:
+        now = time.perf_counter()
+        wait_ms = (now - started) * 1000.0
+        with self._lock:
+            self._waits.append(CheckoutWait(started - self._started, wait_ms, ok))
+            self._histogram[bisect.bisect_left(WAIT_BUCKETS_MS, wait_ms)] += 1
+            self._wait_count += 1
+            if self._wait_max_ms is None or wait_ms > self._wait_max_ms:
+                self._wait_max_ms = wait_ms
+            if not ok:
+                self._checkout_errors += 1
+                if timeout:
+                    self._checkout_timeouts += 1
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
+        self._count("connect")
+
+    def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        with self._lock:
+            self._counts["checkout"] += 1
+            self._checked_out.add(id(record))
+            self._peak = max(self._peak, len(self._checked_out))
+
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        with self._lock:
+            self._counts["checkin"] += 1
+            self._checked_out.discard(id(record))
+
+    def _on_invalidate(self, dbapi_connection: Any, record: Any, exception: Any) -> None:
+        self._count("invalidate")
+
+    def _on_close(self, dbapi_connection: Any, record: Any) -> None:
+        self._count("close")
+
+    def __repr__(self) -> str:
+        state = "active" if self.active else "inactive"
+        return f"PoolMonitor({self._engine.url.render_as_string(hide_password=True)!r}, {state})"
