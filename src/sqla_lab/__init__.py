@@ -22,6 +22,7 @@ from sqla_lab.lab import Lab, LabContext, LabOutput, lab, run_labs
 from sqla_lab.models import Base, Post, PostEntity, User, UserEntity
 from sqla_lab.pool_monitor import CheckoutWait, PoolMonitor, PoolSnapshot
 from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, Status
+from sqla_lab.query_recorder import QueryLog, QueryRecorder, RecordedQuery
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement, Table, Verdict
 from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.settings import Settings
@@ -56,6 +57,9 @@ __all__ = [
     "PostgresNotFoundError",
     "PostgresServer",
     "PostgresStartError",
+    "QueryLog",
+    "QueryRecorder",
+    "RecordedQuery",
     "SeedCounts",
     "Settings",
     "SqlaLabError",

@@ -1,0 +1,438 @@
+"""Record every SQL statement an engine, connection or session sends, with its caller.
+
+:class:`QueryRecorder` is a context manager in the style of SQLAlchemy's own
+``testing.assertsql.assert_engine``: on enter it attaches ``before_cursor_execute`` /
+``after_cursor_execute`` / ``handle_error`` listeners, on exit it removes them in ``finally``
+and freezes what it saw into a :class:`QueryLog`::
+
+    with QueryRecorder(session) as recorder:
+        users = (await session.scalars(select(UserEntity))).all()
+        for user in users:
+            await user.awaitable_attrs.posts
+    assert recorder.count == 1 + len(users)
+    print(recorder.log.format())
+
+Each :class:`RecordedQuery` carries the SQL, the number of bound parameters, the rows the
+database returned or changed, the duration and the ``file:line`` of the first caller outside
+SQLAlchemy and sqla-lab (found by walking the stack, across the greenlet boundary SQLAlchemy's
+asyncio layer puts between your coroutine and the driver call). :meth:`QueryLog.shapes`
+groups statements that differ only in their parameters (``IN ($1, $2)`` and ``IN ($1)`` are
+one shape), which is what an N+1 looks like in a log: one shape, many times.
+
+Why our own code: SQLAlchemy's ``assert_engine``/``CompiledSQL`` lives in its test suite
+(not a public API) and records no rows, timings or callers; the maintained peers are
+pytest-only counters. This module is the small piece that is missing; it uses nothing but
+SQLAlchemy's public event API.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import FrameType, TracebackType
+from typing import Any, Self
+
+import greenlet  # type: ignore[import-untyped]  # greenlet ships no type information
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session, SessionTransaction
+
+__all__ = [
+    "DEFAULT_IGNORED_MODULES",
+    "QueryLog",
+    "QueryRecorder",
+    "RecordedQuery",
+    "StatementShape",
+    "statement_shape",
+]
+
+#: Modules whose frames are never "the caller": the ORM, sqla-lab itself and the glue between.
+DEFAULT_IGNORED_MODULES: tuple[str, ...] = (
+    "sqlalchemy",
+    "sqla_lab",
+    "asyncio",
+    "contextlib",
+    "greenlet",
+)
+
+RecorderTarget = Engine | AsyncEngine | Connection | AsyncConnection | Session | AsyncSession
+
+# Bound parameters of every paramstyle PostgreSQL drivers use, with an optional cast.
+_PARAMETER = re.compile(r"(\$\d+|%\(\w+\)s|%s|\?|(?<![:\w]):\w+)(::[\w ]+(\[\])?)?")
+_LITERAL = re.compile(r"'(?:[^']|'')*'|\b\d+(\.\d+)?\b")
+_PARAMETER_LIST = re.compile(r"\?(\s*,\s*\?)+")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def statement_shape(sql: str) -> str:
+    """Reduce ``sql`` to its shape: parameters and literals become ``?``, lists ``(?, ...)``."""
+    shape = _WHITESPACE.sub(" ", sql).strip()
+    shape = _PARAMETER.sub("?", shape)
+    shape = _LITERAL.sub("?", shape)
+    return _PARAMETER_LIST.sub("?, ...", shape)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RecordedQuery:
+    """One statement as the driver ran it.
+
+    Attributes:
+        sql: the SQL text sent to the driver.
+        parameter_count: bound parameters in the (first) parameter set.
+        parameter_sets: how many parameter sets were sent (> 1 for ``executemany``).
+        rows: rows returned (SELECT) or changed (DML) as the driver reports it; ``None``
+            when the driver does not know (server-side cursors, failed statements).
+        duration_ms: wall time from handing the statement to the driver until it returned.
+        location: ``path:line`` of the first caller outside the ignored modules, or ``None``.
+        error: the exception's class name when the statement failed.
+    """
+
+    sql: str
+    parameter_count: int
+    parameter_sets: int
+    rows: int | None
+    duration_ms: float
+    location: str | None
+    error: str | None = None
+
+    @property
+    def shape(self) -> str:
+        """The statement with parameters and literals replaced (see :func:`statement_shape`)."""
+        return statement_shape(self.sql)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {
+            "sql": self.sql,
+            "parameter_count": self.parameter_count,
+            "parameter_sets": self.parameter_sets,
+            "rows": self.rows,
+            "duration_ms": self.duration_ms,
+            "location": self.location,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StatementShape:
+    """Statements of one shape: how often they ran, how many rows, how long in total."""
+
+    shape: str
+    count: int
+    rows: int
+    total_ms: float
+    locations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLog:
+    """An immutable list of recorded statements with a few summaries."""
+
+    queries: tuple[RecordedQuery, ...] = ()
+
+    @property
+    def count(self) -> int:
+        """Number of statements."""
+        return len(self.queries)
+
+    @property
+    def rows(self) -> int:
+        """Rows returned or changed, summed over the statements that reported a count."""
+        return sum(q.rows for q in self.queries if q.rows is not None and q.rows > 0)
+
+    @property
+    def total_ms(self) -> float:
+        """Time spent in the driver, summed."""
+        return sum(q.duration_ms for q in self.queries)
+
+    def shapes(self) -> tuple[StatementShape, ...]:
+        """Group by :attr:`RecordedQuery.shape`, most frequent first (ties: first seen)."""
+        groups: dict[str, list[RecordedQuery]] = {}
+        for query in self.queries:
+            groups.setdefault(query.shape, []).append(query)
+        summaries = [
+            StatementShape(
+                shape=shape,
+                count=len(members),
+                rows=sum(q.rows for q in members if q.rows is not None and q.rows > 0),
+                total_ms=sum(q.duration_ms for q in members),
+                locations=tuple(dict.fromkeys(q.location for q in members if q.location)),
+            )
+            for shape, members in groups.items()
+        ]
+        return tuple(sorted(summaries, key=lambda s: -s.count))
+
+    def matching(self, pattern: str) -> tuple[RecordedQuery, ...]:
+        """The statements whose SQL matches the regular expression ``pattern``."""
+        compiled = re.compile(pattern, re.IGNORECASE)
+        return tuple(q for q in self.queries if compiled.search(q.sql))
+
+    def format(self, *, limit: int = 50) -> str:
+        """A numbered, human-readable listing (used in assertion messages)."""
+        lines = [f"{self.count} statement(s):"]
+        for number, query in enumerate(self.queries[:limit], start=1):
+            where = f"  [{query.location}]" if query.location else ""
+            rows = "?" if query.rows is None else str(query.rows)
+            sql = _WHITESPACE.sub(" ", query.sql).strip()
+            lines.append(f"{number:>4}. {sql}  -- rows={rows} {query.duration_ms:.2f} ms{where}")
+        if self.count > limit:
+            lines.append(f"      ... {self.count - limit} more")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {"count": self.count, "queries": [q.to_dict() for q in self.queries]}
+
+
+class _CallerFinder:
+    """Find the first stack frame outside ``ignored`` modules, caching the verdict per code."""
+
+    def __init__(self, ignored: Iterable[str]) -> None:
+        self._ignored = tuple(ignored)
+        self._verdicts: dict[Any, bool] = {}
+
+    def _ignored_frame(self, frame: FrameType) -> bool:
+        code = frame.f_code
+        verdict = self._verdicts.get(code)
+        if verdict is None:
+            module = str(frame.f_globals.get("__name__", ""))
+            verdict = any(module == m or module.startswith(m + ".") for m in self._ignored)
+            self._verdicts[code] = verdict
+        return verdict
+
+    def find(self) -> str | None:
+        frame: FrameType | None = sys._getframe(1)
+        current: greenlet.greenlet | None = greenlet.getcurrent()
+        while True:
+            while frame is not None:
+                if not self._ignored_frame(frame):
+                    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+                frame = frame.f_back
+            # Under SQLAlchemy's asyncio layer the driver call runs in a child greenlet whose
+            # stack ends in greenlet_spawn; the caller's coroutine is suspended in the parent.
+            current = current.parent if current is not None else None
+            if current is None:
+                return None
+            frame = current.gr_frame
+
+
+class QueryRecorder:
+    """Record the statements sent through ``target`` while the block runs.
+
+    Args:
+        target: an ``Engine``/``AsyncEngine`` (every statement on it), a ``Connection``/
+            ``AsyncConnection`` (statements on that connection only) or a ``Session``/
+            ``AsyncSession`` (statements on the connections that session uses).
+        ignored_modules: module prefixes skipped when looking for the caller's location.
+
+    The recorder is usable as ``with`` or ``async with``; nothing in it awaits. While
+    recording, :attr:`queries`, :attr:`count` and :attr:`log` are snapshots; after the block
+    :attr:`log` is frozen and no listener is left behind.
+    """
+
+    def __init__(
+        self,
+        target: RecorderTarget,
+        *,
+        ignored_modules: Sequence[str] = DEFAULT_IGNORED_MODULES,
+    ) -> None:
+        self._engine, self._connection, self._session = _resolve(target)
+        self._caller = _CallerFinder(ignored_modules)
+        self._queries: list[RecordedQuery] = []
+        self._started: dict[int, float] = {}
+        self._session_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        self._frozen: QueryLog | None = None
+        self._active = False
+
+    # -- context management -------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        if self._active or self._frozen is not None:
+            raise RuntimeError("a QueryRecorder records one block; create a new one")
+        self._active = True
+        if self._session is not None:
+            event.listen(self._session, "after_begin", self._on_session_begin)
+            self._adopt_current_session_connection(self._session)
+        event.listen(self._engine, "before_cursor_execute", self._before)
+        event.listen(self._engine, "after_cursor_execute", self._after)
+        event.listen(self._engine, "handle_error", self._on_error)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            event.remove(self._engine, "before_cursor_execute", self._before)
+            event.remove(self._engine, "after_cursor_execute", self._after)
+            event.remove(self._engine, "handle_error", self._on_error)
+            if self._session is not None:
+                event.remove(self._session, "after_begin", self._on_session_begin)
+        finally:
+            self._active = False
+            self._frozen = QueryLog(tuple(self._queries))
+            self._started.clear()
+
+    async def __aenter__(self) -> Self:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, tb)
+
+    # -- results ---------------------------------------------------------------------------
+
+    @property
+    def log(self) -> QueryLog:
+        """The frozen log after the block; a snapshot while it runs."""
+        return self._frozen if self._frozen is not None else QueryLog(tuple(self._queries))
+
+    @property
+    def queries(self) -> tuple[RecordedQuery, ...]:
+        """The statements recorded so far, in order."""
+        return self.log.queries
+
+    @property
+    def count(self) -> int:
+        """How many statements were recorded so far."""
+        return len(self._queries)
+
+    @property
+    def recording(self) -> bool:
+        """Whether the block is running."""
+        return self._active
+
+    def shapes(self) -> tuple[StatementShape, ...]:
+        """Statements grouped by shape (see :meth:`QueryLog.shapes`)."""
+        return self.log.shapes()
+
+    def clear(self) -> None:
+        """Forget what was recorded so far (only while recording)."""
+        if not self._active:
+            raise RuntimeError("the log of a finished QueryRecorder is frozen")
+        self._queries.clear()
+
+    # -- listeners -------------------------------------------------------------------------
+
+    def _on_session_begin(
+        self, session: Session, transaction: SessionTransaction, connection: Connection
+    ) -> None:
+        self._session_connections.add(connection)
+
+    def _adopt_current_session_connection(self, session: Session) -> None:
+        bind = session.bind
+        if isinstance(bind, Connection):
+            self._session_connections.add(bind)
+        elif session.in_transaction():
+            # Already begun: its connection exists, so asking for it does no I/O.
+            self._session_connections.add(session.connection())
+
+    def _wanted(self, conn: Connection) -> bool:
+        if self._connection is not None:
+            return conn is self._connection
+        if self._session is not None:
+            return conn in self._session_connections
+        return True
+
+    def _before(
+        self,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        if self._wanted(conn):
+            self._started[id(context)] = time.perf_counter()
+
+    def _after(
+        self,
+        conn: Connection,
+        cursor: Any,
+        statement: str,
+        parameters: Any,
+        context: Any,
+        executemany: bool,
+    ) -> None:
+        started = self._started.pop(id(context), None)
+        if started is None:
+            return
+        rowcount = getattr(cursor, "rowcount", -1)
+        self._record(statement, parameters, executemany, started, rowcount, None)
+
+    def _on_error(self, exception_context: Any) -> None:
+        started = self._started.pop(id(exception_context.execution_context), None)
+        if started is None or exception_context.statement is None:
+            return
+        error = type(exception_context.original_exception).__name__
+        self._record(
+            exception_context.statement,
+            exception_context.parameters,
+            False,
+            started,
+            None,
+            error,
+        )
+
+    def _record(
+        self,
+        statement: str,
+        parameters: Any,
+        executemany: bool,
+        started: float,
+        rowcount: int | None,
+        error: str | None,
+    ) -> None:
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        if executemany and isinstance(parameters, (list, tuple)):
+            parameter_sets = len(parameters)
+            first = parameters[0] if parameters else ()
+        else:
+            parameter_sets = 1
+            first = parameters
+        self._queries.append(
+            RecordedQuery(
+                sql=statement,
+                parameter_count=len(first) if first is not None else 0,
+                parameter_sets=parameter_sets,
+                rows=rowcount if rowcount is not None and rowcount >= 0 else None,
+                duration_ms=duration_ms,
+                location=self._caller.find(),
+                error=error,
+            )
+        )
+
+
+def _resolve(target: RecorderTarget) -> tuple[Engine, Connection | None, Session | None]:
+    """The sync engine to listen on, and the connection or session to filter by."""
+    if isinstance(target, AsyncEngine):
+        return target.sync_engine, None, None
+    if isinstance(target, Engine):
+        return target, None, None
+    if isinstance(target, AsyncConnection):
+        if target.sync_connection is None:
+            raise TypeError("QueryRecorder needs a started AsyncConnection")
+        return target.sync_connection.engine, target.sync_connection, None
+    if isinstance(target, Connection):
+        return target.engine, target, None
+    session = target.sync_session if isinstance(target, AsyncSession) else target
+    if isinstance(session, Session):
+        bind = session.bind
+        if isinstance(bind, Connection):
+            return bind.engine, None, session
+        if isinstance(bind, Engine):
+            return bind, None, session
+        raise TypeError("QueryRecorder needs a session bound to one engine or connection")
+    raise TypeError(f"QueryRecorder cannot record {type(target).__name__}")

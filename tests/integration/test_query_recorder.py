@@ -1,0 +1,149 @@
+"""QueryRecorder against the real server: what it records, for which target, and cleanup."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from _loading_data import fill
+from sqlalchemy import create_engine, event, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from sqla_lab import Database, QueryRecorder, UserEntity
+from sqla_lab.postgres import PostgresServer
+
+
+async def test_engine_target_records_sql_parameters_rows_and_caller(database: Database) -> None:
+    async with QueryRecorder(database.engine) as recorder, database.engine.connect() as conn:
+        line = sys._getframe().f_lineno + 1
+        await conn.execute(text("SELECT g FROM generate_series(1, :n) g"), {"n": 7})
+    (query,) = recorder.queries
+    assert query.sql == "SELECT g FROM generate_series(1, $1) g"
+    assert query.parameter_count == 1
+    assert query.parameter_sets == 1
+    assert query.rows == 7
+    assert query.duration_ms > 0
+    assert query.error is None
+    assert query.location == f"{__file__}:{line}"
+
+
+async def test_session_lazy_loop_is_one_plus_n_statements_of_two_shapes(
+    session: AsyncSession,
+) -> None:
+    await fill(session, users=5, posts_per_user=3)
+    async with QueryRecorder(session) as recorder:
+        users = (await session.scalars(select(UserEntity).order_by(UserEntity.id))).all()
+        for user in users:
+            await user.awaitable_attrs.posts
+    assert recorder.count == 1 + 5
+    shapes = recorder.shapes()
+    assert [s.count for s in shapes] == [5, 1]
+    assert "FROM posts" in shapes[0].shape
+    assert shapes[0].rows == 15
+    assert shapes[1].rows == 5
+    (location,) = shapes[0].locations
+    assert location.startswith(f"{__file__}:")
+
+
+async def test_session_target_ignores_other_sessions_on_the_same_engine(
+    database: Database,
+) -> None:
+    async with database.sessionmaker() as mine, database.sessionmaker() as other:
+        await mine.execute(text("SELECT 'already begun'"))
+        with QueryRecorder(mine) as recorder:
+            await other.execute(text("SELECT 'other'"))
+            await mine.execute(text("SELECT 'mine'"))
+            await mine.commit()
+            await mine.execute(text("SELECT 'mine, new transaction'"))
+    assert [q.sql for q in recorder.queries] == [
+        "SELECT 'mine'",
+        "SELECT 'mine, new transaction'",
+    ]
+
+
+async def test_connection_target_records_only_that_connection(database: Database) -> None:
+    async with (
+        database.engine.connect() as mine,
+        database.engine.connect() as other,
+        QueryRecorder(mine) as recorder,
+    ):
+        await other.execute(text("SELECT 2"))
+        await mine.execute(text("SELECT 1"))
+    assert [q.sql for q in recorder.queries] == ["SELECT 1"]
+
+
+async def test_exit_removes_listeners_and_freezes_the_log(database: Database) -> None:
+    engine = database.engine
+    recorder = QueryRecorder(engine)
+    async with recorder:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        assert recorder.recording
+        assert event.contains(engine.sync_engine, "before_cursor_execute", recorder._before)
+    assert not recorder.recording
+    for name, listener in [
+        ("before_cursor_execute", recorder._before),
+        ("after_cursor_execute", recorder._after),
+        ("handle_error", recorder._on_error),
+    ]:
+        assert not event.contains(engine.sync_engine, name, listener)
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 2"))
+    assert recorder.count == 1
+    assert recorder.log.count == 1
+    with pytest.raises(RuntimeError, match="frozen"):
+        recorder.clear()
+    with pytest.raises(RuntimeError, match="one block"):
+        recorder.__enter__()
+
+
+async def test_listeners_are_removed_when_the_block_raises(database: Database) -> None:
+    recorder = QueryRecorder(database.engine)
+    with pytest.raises(ZeroDivisionError):
+        async with recorder:
+            _ = 1 / 0
+    assert not event.contains(database.engine.sync_engine, "after_cursor_execute", recorder._after)
+
+
+async def test_failed_statement_is_recorded_with_its_error(database: Database) -> None:
+    async with QueryRecorder(database.engine) as recorder, database.engine.connect() as conn:
+        with pytest.raises(DBAPIError):
+            await conn.execute(text("SELECT * FROM no_such_table"))
+    (query,) = recorder.queries
+    assert query.error == "ProgrammingError"
+    assert query.rows is None
+
+
+async def test_executemany_counts_parameter_sets(session: AsyncSession) -> None:
+    await fill(session, users=0, posts_per_user=0)
+    async with QueryRecorder(session) as recorder:
+        await session.execute(
+            text("INSERT INTO users (id, name) VALUES (:id, :name)"),
+            [{"id": i, "name": f"u{i}"} for i in range(1, 4)],
+        )
+    (query,) = recorder.queries
+    assert query.parameter_sets == 3
+    assert query.parameter_count == 2
+
+
+def test_sync_engine_and_session_with_psycopg(postgres: PostgresServer, database_url: URL) -> None:
+    engine = create_engine(postgres.sync_url, poolclass=NullPool)
+    try:
+        with Session(engine) as sync_session, QueryRecorder(sync_session) as recorder:
+            sync_session.execute(text("SELECT CAST(:x AS integer)"), {"x": 1})
+            sync_session.scalars(select(UserEntity).limit(1)).all()
+        assert recorder.count == 2
+        assert recorder.queries[0].parameter_count == 1
+        assert recorder.queries[0].location is not None
+        assert recorder.queries[0].location.startswith(f"{__file__}:")
+    finally:
+        engine.dispose()
+
+
+def test_unsupported_target_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="cannot record str"):
+        QueryRecorder("postgresql://")  # type: ignore[arg-type]  # the point of the test
