@@ -16,8 +16,9 @@ from sqlalchemy import exc as sa_exc
 
 from sqla_lab.database import Database
 from sqla_lab.errors import ConfigurationError
+from sqla_lab.pool_monitor import PoolMonitor
 from sqla_lab.service.errors import classify, install_error_handlers
-from sqla_lab.service.metrics import MetricsMiddleware, RequestStatementCounter, ServiceMetrics
+from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import router
 from sqla_lab.settings import Settings
 
@@ -55,11 +56,14 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(database_url, settings)
         try:
-            with RequestStatementCounter(database.engine):
+            with PoolMonitor(database.engine) as monitor:
                 app.state.database = database
-                app.state.metrics.bind_engine(database.engine)
+                app.state.metrics.bind(database.engine, monitor)
                 await _warm_up(database)
-                yield
+                try:
+                    yield
+                finally:
+                    app.state.metrics.bind(None, None)
         finally:
             await database.dispose()
 

@@ -1,121 +1,113 @@
 """Prometheus metrics of the demo service, one registry per app (no global registry).
 
-Exposed on ``GET /metrics`` in the Prometheus text format (``prometheus_client``):
+Exposed on ``GET /metrics`` in the Prometheus text format (``prometheus_client``). The numbers
+come from the same instruments the labs and tests use:
 
-* ``sqla_lab_pool_size``, ``sqla_lab_pool_checked_out``, ``sqla_lab_pool_overflow``: read
-  from the engine's pool at scrape time.
-* ``sqla_lab_pool_checkout_wait_seconds``: how long a request waited for its connection.
-* ``sqla_lab_http_requests_total`` and ``sqla_lab_http_request_duration_seconds`` by method,
-  route template and status.
-* ``sqla_lab_statements_per_request``: SQL statements each request sent, by route.
-
-Interim instruments (say so, and why): the project's ``PoolMonitor`` and ``QueryRecorder`` were
-not available on this branch yet, so :class:`RequestStatementCounter` counts statements with
-one ``before_cursor_execute`` listener on the engine and a context variable holding the
-current request's tally, and the checkout wait is timed around the session's first
-``connection()`` call in the dependency. Both are small and removed/replaced without touching
-the routes.
+* from the engine's pool, read at scrape time: ``sqla_lab_pool_size``,
+  ``sqla_lab_pool_overflow`` (connections beyond ``pool_size``), ``sqla_lab_pool_idle``;
+* from :class:`~sqla_lab.pool_monitor.PoolMonitor`: ``sqla_lab_pool_checked_out`` (and its
+  peak), ``sqla_lab_pool_checkouts_total``, ``sqla_lab_pool_connects_total``,
+  ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
+  checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
+* from :class:`~sqla_lab.query_recorder.QueryRecorder`, one per request session (see
+  :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by route;
+* from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
+  ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
-from contextvars import ContextVar
-from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = [
-    "MetricsMiddleware",
-    "RequestStatementCounter",
-    "RequestStats",
-    "ServiceMetrics",
-]
+from sqla_lab.pool_monitor import PoolMonitor, PoolSnapshot
+
+__all__ = ["MetricsMiddleware", "ServiceMetrics"]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _STATEMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200)
 
 
-@dataclass
-class RequestStats:
-    """What one request did to the database; mutated while the request runs."""
-
-    statements: int = 0
-    checkout_wait_s: float | None = None
-
-
-_current_request: ContextVar[RequestStats | None] = ContextVar(
-    "sqla_lab_service_request", default=None
-)
-
-
-def current_request_stats() -> RequestStats | None:
-    """The running request's :class:`RequestStats`, if a request is running."""
-    return _current_request.get()
-
-
-class RequestStatementCounter:
-    """Count every statement the engine sends into the running request's tally.
-
-    SQLAlchemy runs the sync event inside a greenlet that shares the calling task's
-    ``contextvars`` context, so the context variable set by the middleware is visible here.
-    """
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._sync_engine = engine.sync_engine
-
-    def _on_execute(self, *args: Any) -> None:
-        stats = _current_request.get()
-        if stats is not None:
-            stats.statements += 1
-
-    def __enter__(self) -> Self:
-        event.listen(self._sync_engine, "before_cursor_execute", self._on_execute)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        event.remove(self._sync_engine, "before_cursor_execute", self._on_execute)
+def _wait_histogram(snapshot: PoolSnapshot) -> HistogramMetricFamily:
+    """The monitor's per-bucket wait counts as a cumulative Prometheus histogram."""
+    cumulative = itertools.accumulate(count for _, count in snapshot.wait_histogram)
+    buckets = [
+        ("+Inf" if bound_ms is None else repr(bound_ms / 1000.0), float(total))
+        for (bound_ms, _), total in zip(snapshot.wait_histogram, cumulative, strict=True)
+    ]
+    family = HistogramMetricFamily(
+        "sqla_lab_pool_checkout_wait_seconds",
+        "Time callers waited for a pooled connection (queueing, connecting, pre-ping); "
+        "the PoolMonitor keeps no sum, so there is no _sum/_count.",
+    )
+    family.add_metric([], buckets, sum_value=None)
+    return family
 
 
 class _PoolCollector(Collector):
-    """Read the pool's gauges when Prometheus scrapes, so they are never stale."""
+    """Read the pool and its :class:`PoolMonitor` when Prometheus scrapes."""
 
     def __init__(self) -> None:
         self.engine: AsyncEngine | None = None
+        self.monitor: PoolMonitor | None = None
 
     def collect(self) -> Iterator[Metric]:
         pool = self.engine.pool if self.engine is not None else None
-        if not isinstance(pool, QueuePool):
+        if isinstance(pool, QueuePool):
+            yield GaugeMetricFamily("sqla_lab_pool_size", "Configured pool_size.", pool.size())
+            # QueuePool.overflow() counts up from -pool_size: clamp to "extra connections".
+            yield GaugeMetricFamily(
+                "sqla_lab_pool_overflow",
+                "Connections open beyond pool_size right now.",
+                max(0, pool.overflow()),
+            )
+            yield GaugeMetricFamily(
+                "sqla_lab_pool_idle", "Idle connections in the pool.", pool.checkedin()
+            )
+        if self.monitor is None:
             return
-        yield GaugeMetricFamily("sqla_lab_pool_size", "Configured pool_size.", value=pool.size())
+        snapshot = self.monitor.snapshot()
         yield GaugeMetricFamily(
             "sqla_lab_pool_checked_out",
             "Connections checked out of the pool right now.",
-            value=pool.checkedout(),
-        )
-        # QueuePool.overflow() starts at -pool_size and counts up: clamp to "extra connections".
-        yield GaugeMetricFamily(
-            "sqla_lab_pool_overflow",
-            "Connections open beyond pool_size right now.",
-            value=max(0, pool.overflow()),
+            snapshot.checked_out,
         )
         yield GaugeMetricFamily(
-            "sqla_lab_pool_idle", "Idle connections in the pool.", value=pool.checkedin()
+            "sqla_lab_pool_peak_checked_out",
+            "Most connections checked out at once since start.",
+            snapshot.peak_checked_out,
         )
+        counters = (
+            ("sqla_lab_pool_checkouts", "Connections handed out by the pool.", snapshot.checkouts),
+            ("sqla_lab_pool_connects", "New DBAPI connections opened.", snapshot.connects),
+            ("sqla_lab_pool_invalidations", "Connections invalidated.", snapshot.invalidations),
+            (
+                "sqla_lab_pool_checkout_timeouts",
+                "Requests for a connection that hit pool_timeout.",
+                snapshot.checkout_timeouts,
+            ),
+            (
+                "sqla_lab_pool_checkout_waits",
+                "Requests for a connection (timed by the PoolMonitor).",
+                snapshot.wait_count,
+            ),
+        )
+        for name, documentation, value in counters:
+            yield CounterMetricFamily(name, documentation, value)
+        yield _wait_histogram(snapshot)
 
 
 class ServiceMetrics:
@@ -140,39 +132,37 @@ class ServiceMetrics:
         )
         self.statements = Histogram(
             "sqla_lab_statements_per_request",
-            "SQL statements sent while answering one request.",
+            "SQL statements a request's session sent (QueryRecorder).",
             ("route",),
             buckets=_STATEMENT_BUCKETS,
             registry=self.registry,
         )
-        self.checkout_wait = Histogram(
-            "sqla_lab_pool_checkout_wait_seconds",
-            "Time a request waited for a pooled connection (including connecting).",
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
 
-    def bind_engine(self, engine: AsyncEngine | None) -> None:
-        """Report this engine's pool from now on (``None``: no pool gauges)."""
+    def bind(self, engine: AsyncEngine | None, monitor: PoolMonitor | None) -> None:
+        """Report this engine's pool and monitor from now on (``None``: stop)."""
         self._pool.engine = engine
+        self._pool.monitor = monitor
 
-    def observe(
-        self, *, method: str, route: str, status: int, seconds: float, stats: RequestStats
-    ) -> None:
-        """Record one finished request."""
+    def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        """Record one answered request."""
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
-        if route != "/metrics":
-            self.statements.labels(route).observe(stats.statements)
-        if stats.checkout_wait_s is not None:
-            self.checkout_wait.observe(stats.checkout_wait_s)
+
+    def observe_statements(self, *, route: str, statements: int) -> None:
+        """Record how many statements one request's session sent."""
+        self.statements.labels(route).observe(statements)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template (``/users/{user_id}``), never the raw path."""
+    return str(getattr(scope.get("route"), "path", "unmatched"))
 
 
 class MetricsMiddleware:
-    """Pure ASGI middleware: time each request and give it a :class:`RequestStats`.
+    """Pure ASGI middleware timing every request and counting it by route and status.
 
-    Pure ASGI rather than ``BaseHTTPMiddleware`` so the route runs in this task and sees
-    the context variable, with no extra task per request.
+    Pure ASGI rather than ``BaseHTTPMiddleware``: no extra task per request, and the
+    response status is read from the ``http.response.start`` message.
     """
 
     def __init__(self, app: ASGIApp, *, metrics: ServiceMetrics) -> None:
@@ -183,8 +173,6 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        stats = RequestStats()
-        token = _current_request.set(stats)
         status = 500
         started = time.perf_counter()
 
@@ -197,12 +185,9 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_see_status)
         finally:
-            _current_request.reset(token)
-            route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.observe(
+            self.metrics.observe_request(
                 method=scope["method"],
-                route=route,
+                route=route_template(scope),
                 status=status,
                 seconds=time.perf_counter() - started,
-                stats=stats,
             )

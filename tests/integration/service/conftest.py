@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import URL
 
 from sqla_lab import Database, Settings, seed
@@ -55,3 +56,25 @@ async def client(make_client: ClientFactory) -> AsyncIterator[httpx.AsyncClient]
     """A client for the app with default settings."""
     async with make_client() as http:
         yield http
+
+
+def metrics_of(response: httpx.Response) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+    """Parse a ``/metrics`` answer: {family: [(sample name, labels, value), ...]}."""
+    families: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+    for family in text_string_to_metric_families(response.text):
+        families[family.name] = [(s.name, s.labels, s.value) for s in family.samples]
+    return families
+
+
+def samples(
+    families: dict[str, list[tuple[str, dict[str, str], float]]],
+    family: str,
+    suffix: str,
+    **labels: str,
+) -> list[float]:
+    """Values of ``family + suffix`` samples whose labels include ``labels``."""
+    return [
+        value
+        for name, sample_labels, value in families[family]
+        if name == family + suffix and labels.items() <= sample_labels.items()
+    ]

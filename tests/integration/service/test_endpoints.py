@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from sqla_lab.service.schemas import MAX_PAGE_SIZE
 
-from .conftest import POSTS_PER_USER, SEEDED_USERS, ClientFactory
+from .conftest import POSTS_PER_USER, SEEDED_USERS, ClientFactory, metrics_of, samples
 
 
 async def test_get_user_returns_the_user_and_their_posts(client: httpx.AsyncClient) -> None:
@@ -117,9 +116,9 @@ async def test_statements_per_request_by_strategy(
     async with make_client() as client:
         response = await client.get("/users", params={"limit": 5, "strategy": strategy})
         assert response.status_code == 200
-        families = _metrics(await client.get("/metrics"))
-    sums = _samples(families, "sqla_lab_statements_per_request", "_sum", route="/users")
-    counts = _samples(families, "sqla_lab_statements_per_request", "_count", route="/users")
+        families = metrics_of(await client.get("/metrics"))
+    sums = samples(families, "sqla_lab_statements_per_request", "_sum", route="/users")
+    counts = samples(families, "sqla_lab_statements_per_request", "_count", route="/users")
     assert (sums, counts) == ([float(expected_statements)], [1.0])
 
 
@@ -133,38 +132,22 @@ async def test_metrics_exposition_parses_and_counts_requests(
         response = await client.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
-    families = _metrics(response)
-    assert _samples(families, "sqla_lab_pool_size", "") == [3.0]
-    assert _samples(families, "sqla_lab_pool_checked_out", "") == [0.0]
-    assert _samples(families, "sqla_lab_pool_overflow", "") == [0.0]
-    requests = _samples(families, "sqla_lab_http_requests", "_total", route="/users/{user_id}")
+    families = metrics_of(response)
+    assert samples(families, "sqla_lab_pool_size", "") == [3.0]
+    assert samples(families, "sqla_lab_pool_checked_out", "") == [0.0]
+    assert samples(families, "sqla_lab_pool_overflow", "") == [0.0]
+    requests = samples(families, "sqla_lab_http_requests", "_total", route="/users/{user_id}")
     assert sorted(requests) == [1.0, 3.0]
-    assert _samples(
+    assert samples(
         families, "sqla_lab_http_requests", "_total", route="/users/{user_id}", status="404"
     ) == [1.0]
     # A found user is two statements (the user, then its posts); a missing one is one.
-    assert _samples(
+    assert samples(
         families, "sqla_lab_statements_per_request", "_sum", route="/users/{user_id}"
     ) == [3 * 2 + 1.0]
-    waits = _samples(families, "sqla_lab_pool_checkout_wait_seconds", "_count")
-    assert waits == [4.0]
-
-
-def _metrics(response: httpx.Response) -> dict[str, list[tuple[str, dict[str, str], float]]]:
-    families: dict[str, list[tuple[str, dict[str, str], float]]] = {}
-    for family in text_string_to_metric_families(response.text):
-        families[family.name] = [(s.name, s.labels, s.value) for s in family.samples]
-    return families
-
-
-def _samples(
-    families: dict[str, list[tuple[str, dict[str, str], float]]],
-    family: str,
-    suffix: str,
-    **labels: str,
-) -> list[float]:
-    return [
-        value
-        for name, sample_labels, value in families[family]
-        if name == family + suffix and labels.items() <= sample_labels.items()
-    ]
+    # PoolMonitor: the start-up ping and the four requests each asked for one connection.
+    assert samples(families, "sqla_lab_pool_checkout_waits", "_total") == [5.0]
+    assert samples(families, "sqla_lab_pool_checkouts", "_total") == [5.0]
+    assert samples(families, "sqla_lab_pool_checkout_timeouts", "_total") == [0.0]
+    buckets = samples(families, "sqla_lab_pool_checkout_wait_seconds", "_bucket", le="+Inf")
+    assert buckets == [5.0]

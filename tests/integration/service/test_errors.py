@@ -15,7 +15,7 @@ from sqla_lab import Database, Settings
 from sqla_lab._process import free_port
 from sqla_lab.service import create_app
 
-from .conftest import ClientFactory, running
+from .conftest import ClientFactory, metrics_of, running, samples
 
 FORBIDDEN_IN_BODIES = ("SELECT", "Traceback", "asyncpg", "sqlalchemy", 'File "')
 
@@ -42,6 +42,11 @@ async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
         _assert_clean(response, database_url.password or "")
         # The connection is back: the same request now succeeds.
         assert (await client.get("/users/1")).status_code == 200
+        families = metrics_of(await client.get("/metrics"))
+    assert samples(families, "sqla_lab_pool_checkout_timeouts", "_total") == [1.0]
+    assert samples(
+        families, "sqla_lab_http_requests", "_total", route="/users/{user_id}", status="503"
+    ) == [1.0]
 
 
 async def test_statement_timeout_answers_504(
