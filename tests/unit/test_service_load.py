@@ -166,3 +166,11 @@ def _dbapi_error(sqlstate: str) -> sa_exc.DBAPIError:
 )
 def test_classify_database_errors(error: BaseException, failure: DatabaseFailure) -> None:
     assert classify(error) is failure
+
+
+def test_create_app_needs_a_database_url() -> None:
+    from sqla_lab import Settings
+    from sqla_lab.service import create_app
+
+    with pytest.raises(ConfigurationError, match="database URL"):
+        create_app(Settings(database_url=None))

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from sqla_lab.models import PostEntity, UserEntity
-from sqla_lab.service.dependencies import DatabaseDep, SessionDep
+from sqla_lab.service.dependencies import DatabaseDep, ReadSessionDep, SessionDep
 from sqla_lab.service.errors import NotFound
 from sqla_lab.service.metrics import ServiceMetrics
 from sqla_lab.service.schemas import (
@@ -28,7 +28,7 @@ router = APIRouter()
 
 
 @router.get("/users/{user_id}")
-async def get_user(user_id: int, session: SessionDep) -> UserOut:
+async def get_user(user_id: int, session: ReadSessionDep) -> UserOut:
     """One user with their posts (two statements: the user, then its posts)."""
     user = await session.scalar(
         select(UserEntity).where(UserEntity.id == user_id).options(selectinload(UserEntity.posts))
@@ -40,7 +40,7 @@ async def get_user(user_id: int, session: SessionDep) -> UserOut:
 
 @router.get("/users")
 async def list_users(
-    session: SessionDep,
+    session: ReadSessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
     strategy: LoadStrategy = LoadStrategy.SELECTIN,
