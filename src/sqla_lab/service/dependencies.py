@@ -68,7 +68,9 @@ async def _recorded_session(
                 yield session
             finally:
                 metrics.observe_statements(
-                    route=route_template(request.scope), statements=recorder.count
+                    method=request.method,
+                    route=route_template(request.scope),
+                    statements=recorder.count,
                 )
 
 

@@ -10,7 +10,7 @@ come from the same instruments the labs and tests use:
   ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
   checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
 * from :class:`~sqla_lab.query_recorder.QueryRecorder`, one per request session (see
-  :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by route;
+  :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by method and route;
 * from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
   ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
 """
@@ -133,7 +133,7 @@ class ServiceMetrics:
         self.statements = Histogram(
             "sqla_lab_statements_per_request",
             "SQL statements a request's session sent (QueryRecorder).",
-            ("route",),
+            ("method", "route"),
             buckets=_STATEMENT_BUCKETS,
             registry=self.registry,
         )
@@ -148,9 +148,9 @@ class ServiceMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def observe_statements(self, *, route: str, statements: int) -> None:
+    def observe_statements(self, *, method: str, route: str, statements: int) -> None:
         """Record how many statements one request's session sent."""
-        self.statements.labels(route).observe(statements)
+        self.statements.labels(method, route).observe(statements)
 
 
 def route_template(scope: Scope) -> str:

@@ -117,9 +117,25 @@ async def test_statements_per_request_by_strategy(
         response = await client.get("/users", params={"limit": 5, "strategy": strategy})
         assert response.status_code == 200
         families = metrics_of(await client.get("/metrics"))
-    sums = samples(families, "sqla_lab_statements_per_request", "_sum", route="/users")
-    counts = samples(families, "sqla_lab_statements_per_request", "_count", route="/users")
+    labels = {"method": "GET", "route": "/users"}
+    sums = samples(families, "sqla_lab_statements_per_request", "_sum", **labels)
+    counts = samples(families, "sqla_lab_statements_per_request", "_count", **labels)
     assert (sums, counts) == ([float(expected_statements)], [1.0])
+
+
+async def test_statements_per_request_of_writes(make_client: ClientFactory) -> None:
+    async with make_client() as client:
+        user = (await client.post("/users", json={"name": "w"})).json()
+        assert (await client.post(f"/users/{user['id']}/posts", json={"title": "t"})).is_success
+        families = metrics_of(await client.get("/metrics"))
+
+    def total(route: str) -> list[float]:
+        return samples(
+            families, "sqla_lab_statements_per_request", "_sum", method="POST", route=route
+        )
+
+    # INSERT user; then SELECT the user (404 check) and INSERT the post.
+    assert (total("/users"), total("/users/{user_id}/posts")) == ([1.0], [2.0])
 
 
 async def test_metrics_exposition_parses_and_counts_requests(
