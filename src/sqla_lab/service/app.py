@@ -56,7 +56,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(database_url, settings)
         try:
-            with PoolMonitor(database.engine) as monitor:
+            # A bounded window: a long-running service keeps the last 10k waits for percentiles.
+            with PoolMonitor(database.engine, window=10_000) as monitor:
                 app.state.database = database
                 app.state.metrics.bind(database.engine, monitor)
                 await _warm_up(database)
