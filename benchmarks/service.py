@@ -2,7 +2,7 @@
 
 (a) ``GET /users/{id}`` of the sqla-lab service (SQLAlchemy ORM, ``selectinload``) against
 (b) the same endpoint written with raw asyncpg and its own pool (the ceiling: same FastAPI,
-same response model, same two queries), and (c) ``GET /users`` with ``strategy=selectin``
+same response model, the same one LEFT JOIN), and (c) ``GET /users`` with ``strategy=selectin``
 against ``strategy=lazy`` (1 + N). Each variant runs in rounds, interleaved, against
 services on 127.0.0.1 only; every run is bounded by its duration (and a hard kill).
 
@@ -60,18 +60,21 @@ def raw_asyncpg_app(dsn: str) -> object:
     @app.get("/users/{user_id}")
     async def get_user(user_id: int) -> UserOut:
         assert pool is not None
-        async with pool.acquire() as conn:
-            user = await conn.fetchrow("SELECT id, name FROM users WHERE id = $1", user_id)
-            if user is None:
-                raise HTTPException(404, f"user {user_id} not found")
-            posts = await conn.fetch(
-                "SELECT id, user_id, title FROM posts WHERE user_id = $1 ORDER BY id", user_id
-            )
-        return UserOut(
-            id=user["id"],
-            name=user["name"],
-            posts=[PostOut(id=p["id"], user_id=p["user_id"], title=p["title"]) for p in posts],
+        # The same single LEFT JOIN the ORM endpoint sends (joinedload), so (b) is the ceiling
+        # for the same database work.
+        rows = await pool.fetch(
+            "SELECT u.id, u.name, p.id AS post_id, p.title FROM users AS u "
+            "LEFT OUTER JOIN posts AS p ON p.user_id = u.id WHERE u.id = $1 ORDER BY p.id",
+            user_id,
         )
+        if not rows:
+            raise HTTPException(404, f"user {user_id} not found")
+        posts = [
+            PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
+            for row in rows
+            if row["post_id"] is not None
+        ]
+        return UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

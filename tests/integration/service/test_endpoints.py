@@ -157,10 +157,10 @@ async def test_metrics_exposition_parses_and_counts_requests(
     assert samples(
         families, "sqla_lab_http_requests", "_total", route="/users/{user_id}", status="404"
     ) == [1.0]
-    # A found user is two statements (the user, then its posts); a missing one is one.
+    # One statement per GET /users/{id} (joinedload), found or not.
     assert samples(
         families, "sqla_lab_statements_per_request", "_sum", route="/users/{user_id}"
-    ) == [3 * 2 + 1.0]
+    ) == [4.0]
     # PoolMonitor: the start-up ping and the four requests each asked for one connection.
     assert samples(families, "sqla_lab_pool_checkout_waits", "_total") == [5.0]
     assert samples(families, "sqla_lab_pool_checkouts", "_total") == [5.0]
