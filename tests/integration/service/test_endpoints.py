@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
+from sqlalchemy.engine import URL
+from sqlalchemy.pool import QueuePool
 
+from sqla_lab import Database, Settings
+from sqla_lab.service import create_app
 from sqla_lab.service.schemas import MAX_PAGE_SIZE
 
-from .conftest import POSTS_PER_USER, SEEDED_USERS, ClientFactory, metrics_of, samples
+from .conftest import (
+    POSTS_PER_USER,
+    SEEDED_USERS,
+    ClientFactory,
+    metrics_of,
+    running,
+    samples,
+)
 
 
 async def test_get_user_returns_the_user_and_their_posts(client: httpx.AsyncClient) -> None:
@@ -167,3 +179,18 @@ async def test_metrics_exposition_parses_and_counts_requests(
     assert samples(families, "sqla_lab_pool_checkout_timeouts", "_total") == [0.0]
     buckets = samples(families, "sqla_lab_pool_checkout_wait_seconds", "_bucket", le="+Inf")
     assert buckets == [5.0]
+
+
+async def test_lifespan_opens_and_disposes_the_database(
+    database_url: URL, seeded: Database
+) -> None:
+    app = create_app(Settings(database_url=database_url.render_as_string(hide_password=False)))
+    async with running(app) as client:
+        assert (await client.get("/users/1")).status_code == 200
+        database: Database = app.state.database
+        pool = database.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert pool.checkedin() == 1  # the start-up ping's connection, reused by the request
+    # Disposed: the idle connection is closed and the pool gauges are unbound.
+    assert pool.checkedin() == 0
+    assert "sqla_lab_pool_size" not in generate_latest(app.state.metrics.registry).decode()
