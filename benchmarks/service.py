@@ -6,7 +6,10 @@ same response model, the same one LEFT JOIN), and (c) ``GET /users`` with ``stra
 against ``strategy=lazy`` (1 + N). Each variant runs in rounds, interleaved, against
 services on 127.0.0.1 only; every run is bounded by its duration (and a hard kill).
 
-Goal from the issue: (a) reaches at least 60% of (b)'s requests/s.
+Goal from the issue: (a) reaches at least 60% of (b)'s requests/s. To show where the gap
+comes from, it also times one unit of work of that endpoint in-process (no HTTP, serial,
+interleaved): raw asyncpg, SQLAlchemy Core, the service's ORM query, and the same with the
+service's instruments (QueryRecorder, PoolMonitor).
 
 Usage: ``python benchmarks/service.py [--duration 8] [--rounds 2] [--users 10]``
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -23,18 +27,25 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 import httpx
 
-from sqla_lab import Database, EmbeddedPostgres, seed
+from sqla_lab import Database, EmbeddedPostgres, UserEntity, seed
 from sqla_lab._process import free_port
+from sqla_lab.measure import sample_interleaved
+from sqla_lab.pool_monitor import PoolMonitor
+from sqla_lab.query_recorder import QueryRecorder
 from sqla_lab.service.load import LoadSpec, run_locust
 from sqla_lab.service.schemas import PostOut, UserOut
 from sqla_lab.service.server import LOOPBACK, ServiceProcess
 
 POOL_SIZE = 10
+JOIN_SQL = (
+    "SELECT u.id, u.name, p.id AS post_id, p.title FROM users AS u "
+    "LEFT OUTER JOIN posts AS p ON p.user_id = u.id WHERE u.id = $1 ORDER BY p.id"
+)
 SEED_USERS = 1000
 POSTS_PER_USER = 10
 
@@ -62,11 +73,7 @@ def raw_asyncpg_app(dsn: str) -> object:
         assert pool is not None
         # The same single LEFT JOIN the ORM endpoint sends (joinedload), so (b) is the ceiling
         # for the same database work.
-        rows = await pool.fetch(
-            "SELECT u.id, u.name, p.id AS post_id, p.title FROM users AS u "
-            "LEFT OUTER JOIN posts AS p ON p.user_id = u.id WHERE u.id = $1 ORDER BY p.id",
-            user_id,
-        )
+        rows = await pool.fetch(JOIN_SQL, user_id)
         if not rows:
             raise HTTPException(404, f"user {user_id} not found")
         posts = [
@@ -127,11 +134,71 @@ class RawProcess:
                 self._process.wait()
 
 
+async def breakdown(dsn: str, url: str, repetitions: int) -> dict[str, float]:
+    """Median ms of one ``GET /users/{id}`` unit of work, in-process, serial, without HTTP.
+
+    Interleaved: raw asyncpg, SQLAlchemy Core, the ORM as the service runs it (autocommit
+    session, ``joinedload``), and the same with the service's instruments attached
+    (a ``PoolMonitor`` on its own engine, a ``QueryRecorder`` per session).
+    """
+    import asyncpg
+    from sqlalchemy import select, text
+    from sqlalchemy.orm import joinedload
+
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
+    plain = Database(url, pool_size=1, max_overflow=0)
+    instrumented = Database(url, pool_size=1, max_overflow=0)
+    core_sql = text(JOIN_SQL.replace("$1", ":user_id"))
+    ids = itertools.cycle(range(1, SEED_USERS + 1))
+
+    async def raw() -> None:
+        await pool.fetch(JOIN_SQL, next(ids))
+
+    async def core() -> None:
+        async with plain.engine.connect() as conn:
+            (await conn.execute(core_sql, {"user_id": next(ids)})).all()
+
+    async def orm_on(database: Database, *, record: bool) -> None:
+        async with database.sessionmaker() as session:
+            recorder = QueryRecorder(session, ignored_modules=()) if record else nullcontext()
+            with recorder:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                query = select(UserEntity).where(UserEntity.id == next(ids))
+                result = await session.scalars(query.options(joinedload(UserEntity.posts)))
+                user = result.unique().one()
+                UserOut.of(user, user.posts)
+
+    async def orm() -> None:
+        await orm_on(plain, record=False)
+
+    async def orm_instrumented() -> None:
+        await orm_on(instrumented, record=True)
+
+    try:
+        with PoolMonitor(instrumented.engine):
+            samples = await sample_interleaved(
+                {
+                    "raw asyncpg": raw,
+                    "SQLAlchemy Core": core,
+                    "ORM (the service's query)": orm,
+                    "ORM + QueryRecorder + PoolMonitor": orm_instrumented,
+                },
+                repetitions=repetitions,
+                warmup=20,
+            )
+    finally:
+        await pool.close()
+        await plain.dispose()
+        await instrumented.dispose()
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=int, default=8, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--users", type=int, default=10, help="concurrent locust users")
+    parser.add_argument("--repetitions", type=int, default=300, help="in-process breakdown")
     parser.add_argument("--serve-raw", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_raw is not None:
@@ -154,6 +221,7 @@ def main() -> None:
                 await seed(db.engine, users=SEED_USERS, posts_per_user=POSTS_PER_USER)
 
         asyncio.run(load_data())
+        unit_ms = asyncio.run(breakdown(server.dsn, server.url, args.repetitions))
         out = Path(scratch)
         url = server.url.render_as_string(hide_password=False)
         variants = {
@@ -208,6 +276,12 @@ def main() -> None:
         f"ratio selectin/lazy: {statistics.median(loaders):.2f} "
         f"(per round: {', '.join(f'{r:.2f}' for r in loaders)})"
     )
+
+    print()
+    print("where the time goes: one GET /users/{id} unit of work, in-process, serial, no HTTP")
+    baseline = unit_ms["raw asyncpg"]
+    for name, value in unit_ms.items():
+        print(f"  {name:38} {value:6.3f} ms  ({value / baseline:.2f}x raw asyncpg)")
 
 
 if __name__ == "__main__":
