@@ -31,6 +31,8 @@ from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI, HTTPException
+from sqlalchemy.engine import URL
 
 from sqla_lab import Database, EmbeddedPostgres, UserEntity, seed
 from sqla_lab._process import free_port
@@ -50,10 +52,9 @@ SEED_USERS = 1000
 POSTS_PER_USER = 10
 
 
-def raw_asyncpg_app(dsn: str) -> object:
+def raw_asyncpg_app(dsn: str) -> FastAPI:
     """(b): ``GET /users/{id}`` on raw asyncpg, otherwise the same as the service's."""
     import asyncpg
-    from fastapi import FastAPI, HTTPException
 
     pool: asyncpg.Pool | None = None
 
@@ -95,7 +96,7 @@ def serve_raw(port: int) -> None:
     import uvicorn
 
     app = raw_asyncpg_app(os.environ["BENCHMARK_DSN"])
-    uvicorn.run(app, host=LOOPBACK, port=port, access_log=False, log_level="warning")  # type: ignore[arg-type]
+    uvicorn.run(app, host=LOOPBACK, port=port, access_log=False, log_level="warning")
 
 
 class RawProcess:
@@ -134,7 +135,7 @@ class RawProcess:
                 self._process.wait()
 
 
-async def breakdown(dsn: str, url: str, repetitions: int) -> dict[str, float]:
+async def breakdown(dsn: str, url: str | URL, repetitions: int) -> dict[str, float]:
     """Median ms of one ``GET /users/{id}`` unit of work, in-process, serial, without HTTP.
 
     Interleaved: raw asyncpg, SQLAlchemy Core, the ORM as the service runs it (autocommit

@@ -116,7 +116,7 @@ def test_loopback_urls_are_accepted() -> None:
 )
 def test_load_spec_validates(options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        LoadSpec(**options)  # type: ignore[arg-type]
+        LoadSpec(**options)  # type: ignore[arg-type]  # wrong values on purpose
 
 
 @pytest.mark.parametrize(

@@ -27,10 +27,13 @@ def _assert_clean(response: httpx.Response, password: str) -> None:
 
 
 async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
-    make_client: ClientFactory, database_url: URL
+    seeded: Database, database_url: URL
 ) -> None:
-    async with make_client(pool_size=1, max_overflow=0, pool_timeout=1) as client:
-        app_database: Database = client._transport.app.state.database  # type: ignore[attr-defined]  # ASGITransport keeps the app
+    url = database_url.render_as_string(hide_password=False)
+    app = create_app(Settings(database_url=url, pool_size=1, max_overflow=0, pool_timeout=1))
+    async with running(app) as client:
+        app_database: Database = app.state.database
+        # Hold the pool's only connection: the request must wait pool_timeout, then give up.
         async with app_database.engine.connect():
             started = time.perf_counter()
             response = await client.get("/users/1")
