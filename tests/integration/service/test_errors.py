@@ -53,8 +53,12 @@ async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
 
 
 async def test_statement_timeout_answers_504(
-    make_client: ClientFactory, database: Database, database_url: URL
+    make_client: ClientFactory,
+    database: Database,
+    database_url: URL,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="sqla_lab")
     async with make_client(statement_timeout_ms=300) as client:
         # Another transaction holds an exclusive lock: the request's SELECT waits on it until
         # PostgreSQL's statement_timeout cancels it (SQLSTATE 57014).
@@ -68,6 +72,12 @@ async def test_statement_timeout_answers_504(
         assert response.json()["error"] == "statement_timeout"
         assert 0.2 <= waited <= 3.0
         _assert_clean(response, database_url.password or "")
+        # Logged as one line naming the failure, without the statement or the driver message.
+        (record,) = [r for r in caplog.records if r.name == "sqla_lab.service"]
+        assert "statement_timeout" in record.getMessage()
+        assert "57014" in record.getMessage()
+        assert "SELECT" not in record.getMessage()
+        assert record.exc_info is None
         assert (await client.get("/users/1")).status_code == 200
 
 
