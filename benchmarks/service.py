@@ -34,12 +34,13 @@ import httpx
 from fastapi import FastAPI, HTTPException
 from sqlalchemy.engine import URL
 
-from sqla_lab import Database, EmbeddedPostgres, UserEntity, seed
+from sqla_lab import Database, EmbeddedPostgres, seed
 from sqla_lab._process import free_port
 from sqla_lab.measure import sample_interleaved
 from sqla_lab.pool_monitor import PoolMonitor
 from sqla_lab.query_recorder import QueryRecorder
 from sqla_lab.service.load import LoadSpec, run_locust
+from sqla_lab.service.routes import USER_WITH_POSTS
 from sqla_lab.service.schemas import PostOut, UserOut
 from sqla_lab.service.server import LOOPBACK, ServiceProcess
 
@@ -143,8 +144,7 @@ async def breakdown(dsn: str, url: str | URL, repetitions: int) -> dict[str, flo
     (a ``PoolMonitor`` on its own engine, a ``QueryRecorder`` per session).
     """
     import asyncpg
-    from sqlalchemy import select, text
-    from sqlalchemy.orm import joinedload
+    from sqlalchemy import text
 
     pool = await asyncpg.create_pool(dsn, min_size=1, max_size=1)
     plain = Database(url, pool_size=1, max_overflow=0)
@@ -164,8 +164,7 @@ async def breakdown(dsn: str, url: str | URL, repetitions: int) -> dict[str, flo
             recorder = QueryRecorder(session, ignored_modules=()) if record else nullcontext()
             with recorder:
                 await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                query = select(UserEntity).where(UserEntity.id == next(ids))
-                result = await session.scalars(query.options(joinedload(UserEntity.posts)))
+                result = await session.scalars(USER_WITH_POSTS, {"user_id": next(ids)})
                 user = result.unique().one()
                 UserOut.of(user, user.posts)
 
