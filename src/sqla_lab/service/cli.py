@@ -8,6 +8,8 @@ URL, or against services it starts itself (one per pool size with ``--pool-sweep
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import time
 from pathlib import Path
 from typing import Annotated
@@ -66,6 +68,9 @@ def serve(
         int | None, typer.Option("--statement-timeout-ms", min=0)
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print where it serves as one JSON line on stdout.")
+    ] = False,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
 ) -> None:
@@ -88,9 +93,19 @@ def serve(
     console = Console(stderr=True)
     with _server(settings) as server:
         console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
-        if do_seed:
-            counts = _seed(server, users, posts_per_user)
+        counts = _seed(server, users, posts_per_user) if do_seed else None
+        if counts is not None:
             console.print(f"[dim]{counts.users:,} users and {counts.posts:,} posts[/]")
+        if as_json:
+            details = {
+                "url": f"http://{host}:{port}",
+                "database": server.display_url,
+                "postgresql": server.server_version,
+                "users": counts.users if counts else None,
+                "posts": counts.posts if counts else None,
+            }
+            sys.stdout.write(json.dumps(details) + "\n")
+            sys.stdout.flush()
         console.print(
             f"serving on [bold]http://{host}:{port}[/] (docs /docs, metrics /metrics); "
             "Ctrl-C stops the service and the database",

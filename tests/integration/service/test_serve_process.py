@@ -59,12 +59,17 @@ def served() -> Iterator[Served]:
     """``sqla-lab serve`` on its own embedded PostgreSQL, healthy."""
     port = free_port()
     command = [sys.executable, "-m", "sqla_lab", "serve", "--port", str(port), "--users", "30"]
-    command += ["--posts-per-user", "2", "--pool-size", "2"]
+    command += ["--posts-per-user", "2", "--pool-size", "2", "--json"]
     process = subprocess.Popen(
-        command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
+        assert process.stdout is not None
+        details = json.loads(process.stdout.readline())
+        assert details["url"] == url
+        assert (details["users"], details["posts"]) == (30, 60)
+        assert "***" in details["database"]
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.poll() is None:
             try:
@@ -72,7 +77,7 @@ def served() -> Iterator[Served]:
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert process.poll() is None, process.stdout.read() if process.stdout else ""
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
         yield Served(process, url)
     finally:
         if process.poll() is None:
@@ -119,7 +124,7 @@ def test_ctrl_c_stops_the_service_and_its_database(served: Served) -> None:
     children = _children(served.process.pid)
     assert children, "the embedded PostgreSQL should be a child of sqla-lab serve"
     served.process.send_signal(signal.SIGINT)
-    output, _ = served.process.communicate(timeout=30)
+    _, output = served.process.communicate(timeout=30)
     assert served.process.returncode == 130, output
     assert "interrupted" in output
     assert "Traceback" not in output
