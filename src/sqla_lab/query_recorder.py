@@ -196,21 +196,32 @@ class _CallerFinder:
         self._ignored = tuple(ignored)
         self._verdicts: dict[Any, bool] = {}
 
-    def _ignored_frame(self, frame: FrameType) -> bool:
-        code = frame.f_code
-        verdict = self._verdicts.get(code)
-        if verdict is None:
-            module = str(frame.f_globals.get("__name__", ""))
-            verdict = any(module == m or module.startswith(m + ".") for m in self._ignored)
-            self._verdicts[code] = verdict
+    def _classify(self, frame: FrameType) -> bool:
+        module = str(frame.f_globals.get("__name__", ""))
+        verdict = any(module == m or module.startswith(m + ".") for m in self._ignored)
+        self._verdicts[frame.f_code] = verdict
         return verdict
 
     def find(self) -> str | None:
-        frame: FrameType | None = sys._getframe(1)
+        # Runs once per statement: the loop is kept flat, with one dict lookup per frame.
+        verdicts = self._verdicts
         current: greenlet.greenlet | None = greenlet.getcurrent()
+        frame: FrameType | None
+        parent = current.parent if current is not None else None
+        if parent is not None and type(current).__name__ == "_AsyncIoGreenlet":
+            # Inside SQLAlchemy's asyncio bridge every frame of this greenlet belongs to
+            # SQLAlchemy (or to a function handed to run_sync(), reported at its run_sync()
+            # call): start in the suspended caller instead of walking them all.
+            current = parent
+            frame = parent.gr_frame
+        else:
+            frame = sys._getframe(1)
         while True:
             while frame is not None:
-                if not self._ignored_frame(frame):
+                ignored = verdicts.get(frame.f_code)
+                if ignored is None:
+                    ignored = self._classify(frame)
+                if not ignored:
                     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
                 frame = frame.f_back
             # Under SQLAlchemy's asyncio layer the driver call runs in a child greenlet whose
@@ -243,7 +254,10 @@ class QueryRecorder:
     ) -> None:
         self._engine, self._connection, self._session = _resolve(target)
         self._caller = _CallerFinder(ignored_modules)
-        self._queries: list[RecordedQuery] = []
+        # Raw tuples while recording (a frozen dataclass per statement costs more than the
+        # rest of the listener); turned into RecordedQuery objects when somebody looks.
+        self._raw: list[tuple[str, int, int, int | None, float, str | None, str | None]] = []
+        self._built: list[RecordedQuery] = []
         self._started: dict[int, float] = {}
         self._session_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._frozen: QueryLog | None = None
@@ -277,7 +291,7 @@ class QueryRecorder:
                 event.remove(self._session, "after_begin", self._on_session_begin)
         finally:
             self._active = False
-            self._frozen = QueryLog(tuple(self._queries))
+            self._frozen = QueryLog(self._build())
             self._started.clear()
 
     async def __aenter__(self) -> Self:
@@ -296,7 +310,7 @@ class QueryRecorder:
     @property
     def log(self) -> QueryLog:
         """The frozen log after the block; a snapshot while it runs."""
-        return self._frozen if self._frozen is not None else QueryLog(tuple(self._queries))
+        return self._frozen if self._frozen is not None else QueryLog(self._build())
 
     @property
     def queries(self) -> tuple[RecordedQuery, ...]:
@@ -306,7 +320,7 @@ class QueryRecorder:
     @property
     def count(self) -> int:
         """How many statements were recorded so far."""
-        return len(self._queries)
+        return len(self._raw)
 
     @property
     def recording(self) -> bool:
@@ -321,7 +335,8 @@ class QueryRecorder:
         """Forget what was recorded so far (only while recording)."""
         if not self._active:
             raise RuntimeError("the log of a finished QueryRecorder is frozen")
-        self._queries.clear()
+        self._raw.clear()
+        self._built.clear()
 
     # -- listeners -------------------------------------------------------------------------
 
@@ -402,17 +417,32 @@ class QueryRecorder:
         else:
             parameter_sets = 1
             first = parameters
-        self._queries.append(
-            RecordedQuery(
-                sql=statement,
-                parameter_count=len(first) if first is not None else 0,
-                parameter_sets=parameter_sets,
-                rows=rowcount if rowcount is not None and rowcount >= 0 else None,
-                duration_ms=duration_ms,
-                location=self._caller.find(),
-                error=error,
+        self._raw.append(
+            (
+                statement,
+                len(first) if first is not None else 0,
+                parameter_sets,
+                rowcount if rowcount is not None and rowcount >= 0 else None,
+                duration_ms,
+                self._caller.find(),
+                error,
             )
         )
+
+    def _build(self) -> tuple[RecordedQuery, ...]:
+        for sql, count, sets, rows, duration_ms, location, error in self._raw[len(self._built) :]:
+            self._built.append(
+                RecordedQuery(
+                    sql=sql,
+                    parameter_count=count,
+                    parameter_sets=sets,
+                    rows=rows,
+                    duration_ms=duration_ms,
+                    location=location,
+                    error=error,
+                )
+            )
+        return tuple(self._built)
 
 
 def _resolve(target: RecorderTarget) -> tuple[Engine, Connection | None, Session | None]:
