@@ -25,7 +25,6 @@ import typer
 from rich.console import Console
 
 from sqla_lab import __version__
-from sqla_lab._cli_options import DatabaseUrlOption, JsonFileOption, PgVersionOption
 from sqla_lab.errors import ConfigurationError, SqlaLabError
 from sqla_lab.lab import run_labs, select_labs
 from sqla_lab.labs import ALL_LABS
@@ -47,6 +46,23 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Run the embedded PostgreSQL server.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Use this existing PostgreSQL server (default: $DATABASE_URL, else embedded).",
+        show_default=False,
+    ),
+]
+PgVersionOption = Annotated[
+    str | None,
+    typer.Option("--pg-version", help="Bundled PostgreSQL major version: 18 or 16."),
+]
+JsonFileOption = Annotated[
+    Path | None,
+    typer.Option("--json", help="Also write the results as JSON to FILE ('-' for stdout)."),
+]
 
 
 P = ParamSpec("P")

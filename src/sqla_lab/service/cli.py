@@ -18,7 +18,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from sqla_lab._cli_options import DatabaseUrlOption, JsonFileOption, PgVersionOption
 from sqla_lab.database import Database
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.postgres import PostgresServer
@@ -29,6 +28,18 @@ from sqla_lab.service.load import LoadRun, LoadSpec, check_loopback, run_locust,
 from sqla_lab.service.server import LOOPBACK, ServiceProcess, serve_forever
 
 __all__ = ["load", "register", "serve"]
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        help="Use this existing PostgreSQL server (default: $DATABASE_URL, else embedded).",
+        show_default=False,
+    ),
+]
+PgVersionOption = Annotated[
+    str | None, typer.Option("--pg-version", help="Bundled PostgreSQL major version: 18 or 16.")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -190,7 +201,10 @@ def load(
         int, typer.Option("--seed-users", min=1, help="Users seeded (and the id range hit).")
     ] = 1000,
     seed_posts_per_user: Annotated[int, typer.Option("--seed-posts-per-user", min=0)] = 10,
-    json_file: JsonFileOption = None,
+    json_file: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the results as JSON to FILE ('-' for stdout)."),
+    ] = None,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
 ) -> None:
