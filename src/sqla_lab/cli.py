@@ -31,7 +31,6 @@ from sqla_lab.labs import ALL_LABS
 from sqla_lab.postgres import EmbeddedPostgres, PostgresServer, server_from_url
 from sqla_lab.report.console import ConsoleProgress, render_labs, render_results
 from sqla_lab.results import LabResult, dump_results
-from sqla_lab.service import cli as service_cli
 from sqla_lab.settings import Settings
 
 __all__ = ["app", "main"]
@@ -314,9 +313,6 @@ def version() -> None:
     typer.echo(__version__)
 
 
-service_cli.register(app)
-
-
 def _raise_keyboard_interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -333,6 +329,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         for sig, handler in previous:
             signal.signal(sig, handler)
 
+
+# Commands kept in their own modules register themselves on ``app`` when imported; they
+# use the helpers above, so they are imported last.
+from sqla_lab.service import cli as _service_cli  # noqa: E402, F401 - registers `serve`, `load`
 
 if __name__ == "__main__":  # pragma: no cover
     main()

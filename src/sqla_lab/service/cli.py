@@ -1,6 +1,7 @@
 """``sqla-lab serve`` and ``sqla-lab load``: run the demo service, and put it under load.
 
-Registered on the main typer app by :func:`register` (one line in :mod:`sqla_lab.cli`).
+The commands register themselves on :data:`sqla_lab.cli.app` when :mod:`sqla_lab.cli`
+imports this module (its last import).
 ``serve`` runs uvicorn in the foreground; ``load`` runs locust in a child process against a
 URL, or against services it starts itself (one per pool size with ``--pool-sweep``).
 """
@@ -18,6 +19,19 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from sqla_lab._process import free_port, port_is_free
+from sqla_lab.cli import (
+    DatabaseUrlOption,
+    JsonFileOption,
+    PgVersionOption,
+    _check_writable,
+    _emit_json,
+    _handle_errors,
+    _server,
+    _settings,
+    _write_json_atomically,
+    app,
+)
 from sqla_lab.database import Database
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.postgres import PostgresServer
@@ -27,27 +41,7 @@ from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.service.load import LoadRun, LoadSpec, check_loopback, run_locust, sweep_result
 from sqla_lab.service.server import LOOPBACK, ServiceProcess, serve_forever
 
-__all__ = ["load", "register", "serve"]
-
-DatabaseUrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Use this existing PostgreSQL server (default: $DATABASE_URL, else embedded).",
-        show_default=False,
-    ),
-]
-PgVersionOption = Annotated[
-    str | None, typer.Option("--pg-version", help="Bundled PostgreSQL major version: 18 or 16.")
-]
-
-
-def register(app: typer.Typer) -> None:
-    """Add ``serve`` and ``load`` to the main CLI, with its error handling."""
-    from sqla_lab.cli import _handle_errors  # the main CLI imports us: import it late
-
-    app.command("serve")(_handle_errors(serve))
-    app.command("load")(_handle_errors(load))
+__all__ = ["load", "serve"]
 
 
 def _seed(server: PostgresServer, users: int, posts_per_user: int) -> SeedCounts:
@@ -62,6 +56,8 @@ def _url_with_password(server: PostgresServer) -> str:
     return server.url.render_as_string(hide_password=False)
 
 
+@app.command("serve")
+@_handle_errors
 def serve(
     users: Annotated[int, typer.Option("--users", min=0, help="Users to seed.")] = 1000,
     posts_per_user: Annotated[
@@ -86,9 +82,6 @@ def serve(
     pg_version: PgVersionOption = None,
 ) -> None:
     """Run the demo FastAPI service (seeded users and posts) until Ctrl-C."""
-    from sqla_lab._process import free_port, port_is_free
-    from sqla_lab.cli import _server, _settings
-
     if port == 0:
         port = free_port(host)
     elif not port_is_free(host, port):
@@ -164,6 +157,8 @@ def _run_with_progress(
         progress.remove_task(task)
 
 
+@app.command("load")
+@_handle_errors
 def load(
     url: Annotated[
         str | None,
@@ -201,16 +196,11 @@ def load(
         int, typer.Option("--seed-users", min=1, help="Users seeded (and the id range hit).")
     ] = 1000,
     seed_posts_per_user: Annotated[int, typer.Option("--seed-posts-per-user", min=0)] = 10,
-    json_file: Annotated[
-        Path | None,
-        typer.Option("--json", help="Also write the results as JSON to FILE ('-' for stdout)."),
-    ] = None,
+    json_file: JsonFileOption = None,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
 ) -> None:
     """Put the demo service under locust load; with --pool-sweep, tabulate pool sizes."""
-    from sqla_lab.cli import _check_writable, _emit_json, _server, _settings, _write_json_atomically
-
     spec = LoadSpec(
         users=users,
         spawn_rate=spawn_rate,
