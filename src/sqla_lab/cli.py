@@ -396,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 # Commands kept in their own modules register themselves on ``app`` when imported; they
 # use the helpers above, so they are imported last.
 from sqla_lab.report import cli as _report_cli  # noqa: E402, F401 - registers `report`
+from sqla_lab.service import cli as _service_cli  # noqa: E402, F401 - registers `serve`, `load`
 
 if __name__ == "__main__":  # pragma: no cover
     main()
