@@ -206,3 +206,23 @@ def test_db_up_keeps_a_data_dir_across_runs(no_new_postmasters: None) -> None:
         assert urls[0].split("@")[0] == urls[1].split("@")[0]
     finally:
         shutil.rmtree(data_dir.parent, ignore_errors=True)
+
+
+def test_an_interrupted_run_keeps_the_labs_it_finished(
+    no_new_postmasters: None, tmp_path: Path
+) -> None:
+    out = tmp_path / "partial.json"
+    process = _start("run", "connect", "pool", "--quick", "--json", str(out))
+    try:
+        deadline = time.monotonic() + 90
+        while not out.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert out.exists(), "the first lab's results were never written"
+        process.send_signal(signal.SIGINT)  # during the pool lab
+        _, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, stderr
+        (kept,) = load_results(json.loads(out.read_text()))
+        assert kept.lab == "connect"
+    finally:
+        process.kill()
+        process.communicate()
