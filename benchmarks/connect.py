@@ -33,9 +33,9 @@ async def measure(url: object, dsn: str, repetitions: int) -> dict[str, list[flo
         await conn.fetchval("SELECT 1")
         await conn.close()
 
-    async def pooled_raw_checkout() -> None:
-        async with pooled.connect() as conn:
-            await conn.get_raw_connection()
+    async def acquire_only(engine: object) -> None:
+        async with engine.connect():  # type: ignore[attr-defined]
+            pass
 
     try:
         return await sample_interleaved(
@@ -43,7 +43,8 @@ async def measure(url: object, dsn: str, repetitions: int) -> dict[str, list[flo
                 "new (SQLAlchemy, NullPool)": lambda: through(fresh),
                 "new (raw asyncpg)": raw,
                 "pooled (QueuePool) + SELECT 1": lambda: through(pooled),
-                "pooled checkout alone": pooled_raw_checkout,
+                "new connection alone (SQLAlchemy)": lambda: acquire_only(fresh),
+                "pooled checkout alone": lambda: acquire_only(pooled),
             },
             repetitions=repetitions,
             warmup=10,
@@ -62,8 +63,15 @@ def main(repetitions: int) -> None:
         medians[name] = percentile(values, 50)
         row(name, f"median {medians[name]:8.3f} ms   p95 {percentile(values, 95):8.3f} ms")
     pooled = medians["pooled (QueuePool) + SELECT 1"]
-    row("ratio new SQLAlchemy / pooled", f"{medians['new (SQLAlchemy, NullPool)'] / pooled:.1f}x")
+    row(
+        "ratio new SQLAlchemy / pooled (one-query unit of work)",
+        f"{medians['new (SQLAlchemy, NullPool)'] / pooled:.1f}x",
+    )
     row("ratio new raw asyncpg / pooled", f"{medians['new (raw asyncpg)'] / pooled:.1f}x")
+    row(
+        "ratio new connection alone / pooled checkout alone",
+        f"{medians['new connection alone (SQLAlchemy)'] / medians['pooled checkout alone']:.1f}x",
+    )
     row(
         "ratio new SQLAlchemy / new raw asyncpg",
         f"{medians['new (SQLAlchemy, NullPool)'] / medians['new (raw asyncpg)']:.2f}x",
