@@ -43,6 +43,9 @@ __all__ = ["PALETTE", "ChartError", "render_chart"]
 
 #: Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")
+#: Second and later rounds through the palette also change the marker, not only the dash.
+_MARKERS = ("o", "s", "^", "D")
+_LEGEND_INSIDE_MAX = 4
 _LINE_STYLES = ("-", "--", ":", "-.")
 _INK = "#1f2937"
 _MUTED = "#6b7280"
@@ -287,7 +290,7 @@ def _draw_lines(chart: Chart, result: LabResult) -> Figure:
             label=item.label,
             color=PALETTE[index % len(PALETTE)],
             linestyle=_LINE_STYLES[(index // len(PALETTE)) % len(_LINE_STYLES)],
-            marker="o",
+            marker=_MARKERS[(index // len(PALETTE)) % len(_MARKERS)],
             markersize=4,
             linewidth=1.8,
         )
@@ -330,7 +333,10 @@ def _categories(series: Sequence[_Series]) -> list[Cell]:
 
 
 def _legend(axes: Axes, chart: Chart, series: Sequence[_Series]) -> None:
-    if len(series) > 1 or chart.series:
+    if len(series) > _LEGEND_INSIDE_MAX:
+        # Many series would cover the data: the legend goes beside the axes instead.
+        axes.legend(title=chart.series, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    elif len(series) > 1 or chart.series:
         axes.legend(title=chart.series, loc="best")
 
 
