@@ -69,7 +69,7 @@ def judge_pre_ping(overhead_ms: float) -> Verdict:
 
 @lab("pool")
 async def pool_lab(ctx: LabContext) -> LabOutput:
-    """The seed's connection-pool advice (pre-ping, recycle, pool limits, timeouts) works as it says."""
+    """The seed's pool advice (pre-ping, recycle, pool limits, timeouts) works as it says."""
     parts = [
         await connection_breakdown(ctx),
         await _pre_ping(ctx),
