@@ -198,6 +198,7 @@ def _measure(
                     progress=progress,
                     quick=quick,
                     on_result=on_result,
+                    on_start=progress.lab_started,
                 )
             )
 

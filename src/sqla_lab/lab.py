@@ -167,11 +167,13 @@ async def run_labs(
     progress: Progress | None = None,
     quick: bool = False,
     on_result: Callable[[LabResult], None] | None = None,
+    on_start: Callable[[Lab, int, int], None] | None = None,
 ) -> list[LabResult]:
     """Run ``labs`` one after another on a started ``server``.
 
-    ``on_result`` is called as each lab finishes, so a caller can save results as they come
-    and lose nothing if a later lab is interrupted.
+    ``on_start(lab, index, total)`` is called before each lab (index from 1), ``on_result`` as
+    each lab finishes, so a caller can show where it is and save results as they come, losing
+    nothing if a later lab is interrupted.
     """
     environment = Environment.current(
         postgresql=server.server_version or "unknown", embedded=server.embedded
@@ -184,7 +186,9 @@ async def run_labs(
         quick=quick,
     )
     results: list[LabResult] = []
-    for item in labs:
+    for index, item in enumerate(labs, start=1):
+        if on_start is not None:
+            on_start(item, index, len(labs))
         result = await item.run(context)
         results.append(result)
         if on_result is not None:

@@ -97,3 +97,35 @@ def test_prefixed_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", "postgresql://a@b/plain")
     monkeypatch.setenv("SQLA_LAB_DATABASE_URL", "postgresql://a@b/prefixed")
     assert Settings().database_url == "postgresql://a@b/prefixed"
+
+
+async def test_run_labs_reports_start_and_result_in_order() -> None:
+    from sqla_lab.lab import run_labs
+    from sqla_lab.postgres import ExistingPostgres
+    from sqla_lab.results import Finding, Measurement, Verdict
+
+    def make(name: str) -> object:
+        async def body(ctx: LabContext) -> LabOutput:
+            """A claim."""
+            finding = Finding(
+                key=f"{name}.k",
+                claim="c",
+                source="s",
+                measurements=(Measurement.single("m", 1.0, "x"),),
+                verdict=Verdict.CONFIRMED,
+                explanation="e",
+            )
+            return LabOutput(findings=(finding,))
+
+        return lab(name)(body)
+
+    events: list[str] = []
+    results = await run_labs(
+        [make("a"), make("b")],  # type: ignore[list-item]
+        server=ExistingPostgres("postgresql://u:p@127.0.0.1:1/db"),  # never contacted
+        settings=Settings(),
+        on_start=lambda item, index, total: events.append(f"start {item.name} {index}/{total}"),
+        on_result=lambda result: events.append(f"done {result.lab}"),
+    )
+    assert events == ["start a 1/2", "done a", "start b 2/2", "done b"]
+    assert [r.finding(f"{r.lab}.k").verdict for r in results] == [Verdict.CONFIRMED] * 2

@@ -37,3 +37,17 @@ def test_render_results_shows_claims_verdicts_explanations_and_tables() -> None:
             assert finding.claim[:30] in text
         for table in result.tables:
             assert table.title[:20] in text
+
+
+def test_console_progress_shows_which_lab_runs() -> None:
+    from sqla_lab.labs import ALL_LABS
+    from sqla_lab.report.console import ConsoleProgress
+
+    console = Console(record=True, width=100, force_terminal=True, color_system=None)
+    with ConsoleProgress(console) as progress:
+        progress.lab_started(ALL_LABS[1], 2, len(ALL_LABS))
+        progress.start("measuring", 10)
+        progress.advance(3)
+        tasks = {task.description: task for task in progress._bar.tasks}
+    assert tasks[f"[bold]lab 2/{len(ALL_LABS)}: {ALL_LABS[1].name}[/]"].completed == 1
+    assert tasks["measuring"].completed == 3

@@ -138,6 +138,7 @@ class ConsoleProgress:
             transient=True,
         )
         self._task: TaskID | None = None
+        self._labs: TaskID | None = None
 
     def __enter__(self) -> ConsoleProgress:
         self._bar.start()
@@ -145,6 +146,14 @@ class ConsoleProgress:
 
     def __exit__(self, *exc_info: object) -> None:
         self._bar.stop()
+
+    def lab_started(self, lab: Lab, index: int, total: int) -> None:
+        """Show which lab of how many is running, above the phase bars."""
+        description = f"[bold]lab {index}/{total}: {lab.name}[/]"
+        if self._labs is None:
+            self._labs = self._bar.add_task(description, total=total, completed=index - 1)
+        else:
+            self._bar.update(self._labs, description=description, completed=index - 1)
 
     def start(self, description: str, total: int) -> None:
         """Begin a phase: finish the previous bar and start a new one."""
