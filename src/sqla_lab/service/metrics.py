@@ -137,6 +137,10 @@ class ServiceMetrics:
             buckets=_STATEMENT_BUCKETS,
             registry=self.registry,
         )
+        # labels() takes a lock and builds the key on every call: the labelled children are
+        # kept per label values instead (bounded: methods x route templates x statuses).
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._statement_children: dict[tuple[str, str], Histogram] = {}
 
     def bind(self, engine: AsyncEngine | None, monitor: PoolMonitor | None) -> None:
         """Report this engine's pool and monitor from now on (``None``: stop)."""
@@ -145,12 +149,24 @@ class ServiceMetrics:
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_statements(self, *, method: str, route: str, statements: int) -> None:
         """Record how many statements one request's session sent."""
-        self.statements.labels(method, route).observe(statements)
+        key = (method, route)
+        child = self._statement_children.get(key)
+        if child is None:
+            child = self._statement_children[key] = self.statements.labels(method, route)
+        child.observe(statements)
 
 
 def route_template(scope: Scope) -> str:
