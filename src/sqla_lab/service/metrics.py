@@ -9,7 +9,7 @@ come from the same instruments the labs and tests use:
   peak), ``sqla_lab_pool_checkouts_total``, ``sqla_lab_pool_connects_total``,
   ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
   checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
-* from :class:`~sqla_lab.query_recorder.QueryRecorder`, one per request session (see
+* from the app's :class:`~sqla_lab.statement_counter.StatementCounter`, per request session (see
   :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by method and route;
 * from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
   ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
@@ -132,7 +132,7 @@ class ServiceMetrics:
         )
         self.statements = Histogram(
             "sqla_lab_statements_per_request",
-            "SQL statements a request's session sent (QueryRecorder).",
+            "SQL statements a request's session sent (StatementCounter).",
             ("method", "route"),
             buckets=_STATEMENT_BUCKETS,
             registry=self.registry,
