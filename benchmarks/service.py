@@ -4,8 +4,8 @@ Over HTTP (locust, scenario ``user``, each variant a uvicorn child on 127.0.0.1,
 rounds, every run bounded by its duration and a hard kill):
 
 * (a)  ``GET /users/{id}`` of the sqla-lab service as shipped (``sqla-lab serve``): SQLAlchemy
-  ORM, one session per request through FastAPI's dependency, a ``QueryRecorder`` per request,
-  a ``PoolMonitor``, the metrics middleware;
+  ORM, one session per request through FastAPI's dependency, statements counted per request
+  (``StatementCounter``), a ``PoolMonitor``, the metrics middleware;
 * (a0) the same route, router and error handlers with a plain session dependency: no
   recorder, no monitor, no middleware (the ORM endpoint "bare");
 * (b)  the same endpoint on raw asyncpg with its own pool (the issue's ceiling): same FastAPI,
@@ -21,7 +21,8 @@ much less, and it shows whether the app or the load generator is the bottleneck.
 Then, without HTTP, in this process: (1) the four apps called through ASGI, 10 concurrent
 callers, CPU per request (the framework and the endpoint without uvicorn/h11 and sockets);
 (2) one unit of work of the endpoint, serial: raw asyncpg, SQLAlchemy Core, the service's ORM
-query, and the same with the service's instruments.
+query, and the same with the service's instruments (``StatementCounter`` and ``PoolMonitor``)
+or with a ``QueryRecorder`` per session instead, as the service had before.
 
 Goal from the issue: (a) reaches at least 60% of (b)'s requests/s.
 
@@ -42,7 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AbstractContextManager, AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ from sqla_lab.service.routes import USER_WITH_POSTS, router
 from sqla_lab.service.schemas import PostOut, UserOut
 from sqla_lab.service.server import LOOPBACK, ServiceProcess
 from sqla_lab.settings import Settings
+from sqla_lab.statement_counter import StatementCounter
 
 POOL_SIZE = 10
 JOIN_SQL = (
@@ -330,8 +332,8 @@ async def breakdown(dsn: str, url: str | URL, repetitions: int) -> dict[str, flo
     """Median wall ms of one ``GET /users/{id}`` unit of work, in-process, serial, no HTTP.
 
     Interleaved: raw asyncpg, SQLAlchemy Core, the ORM as the service runs it (autocommit
-    session, ``joinedload``), and the same with the service's instruments attached
-    (a ``PoolMonitor`` on its own engine, a ``QueryRecorder`` per session).
+    session, ``joinedload``), and the same with a ``PoolMonitor`` and either the service's
+    ``StatementCounter`` or (as the service did before) a ``QueryRecorder`` per session.
     """
     import asyncpg
     from sqlalchemy import text
@@ -349,29 +351,34 @@ async def breakdown(dsn: str, url: str | URL, repetitions: int) -> dict[str, flo
         async with plain.engine.connect() as conn:
             (await conn.execute(core_sql, {"user_id": next(ids)})).all()
 
-    async def orm_on(database: Database, *, record: bool) -> None:
+    async def orm_on(
+        database: Database, count: Callable[[AsyncSession], AbstractContextManager[object]]
+    ) -> None:
         async with database.sessionmaker() as session:
-            recorder = QueryRecorder(session, ignored_modules=()) if record else nullcontext()
-            with recorder:
+            with count(session):
                 await session.connection(execution_options=AUTOCOMMIT)
                 result = await session.scalars(USER_WITH_POSTS, {"user_id": next(ids)})
                 user = result.unique().one()
                 UserOut.of(user, user.posts)
 
     async def orm() -> None:
-        await orm_on(plain, record=False)
+        await orm_on(plain, lambda session: nullcontext())
 
-    async def orm_instrumented() -> None:
-        await orm_on(instrumented, record=True)
+    async def orm_recorded() -> None:
+        await orm_on(instrumented, lambda session: QueryRecorder(session, ignored_modules=()))
+
+    async def orm_counted() -> None:
+        await orm_on(instrumented, counter.session)
 
     try:
-        with PoolMonitor(instrumented.engine):
+        with PoolMonitor(instrumented.engine), StatementCounter(instrumented.engine) as counter:
             samples = await sample_interleaved(
                 {
                     "raw asyncpg": raw,
                     "SQLAlchemy Core": core,
                     "ORM (the service's query)": orm,
-                    "ORM + QueryRecorder + PoolMonitor": orm_instrumented,
+                    "ORM + StatementCounter + PoolMonitor": orm_counted,
+                    "ORM + QueryRecorder + PoolMonitor": orm_recorded,
                 },
                 repetitions=repetitions,
                 warmup=20,
@@ -505,7 +512,7 @@ def main() -> None:
     print("one unit of work of GET /users/{id}, in-process, serial, no HTTP, no FastAPI:")
     baseline = unit_ms["raw asyncpg"]
     for name, value in unit_ms.items():
-        print(f"  {name:34} {value:6.3f} wall ms  ({value / baseline:.2f}x raw asyncpg)")
+        print(f"  {name:36} {value:6.3f} wall ms  ({value / baseline:.2f}x raw asyncpg)")
 
 
 if __name__ == "__main__":
