@@ -32,6 +32,7 @@ from sqla_lab.results import Chart, Environment, Finding, LabResult, Measurement
 from sqla_lab.seeding import SeedCounts, seed
 from sqla_lab.settings import Settings
 from sqla_lab.state_tracer import StateStep, StateTimeline, StateTracer
+from sqla_lab.statement_counter import StatementCounter, Tally
 
 try:
     __version__ = metadata.version("sqla-lab")
@@ -80,8 +81,10 @@ __all__ = [
     "StateStep",
     "StateTimeline",
     "StateTracer",
+    "StatementCounter",
     "Status",
     "Table",
+    "Tally",
     "User",
     "UserEntity",
     "Verdict",

@@ -30,7 +30,6 @@ from __future__ import annotations
 import re
 import sys
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import FrameType, TracebackType
@@ -261,7 +260,12 @@ class QueryRecorder(Instrument):
         self._raw: list[tuple[str, int, int, int | None, float, str | None, str | None]] = []
         self._built: list[RecordedQuery] = []
         self._started: dict[int, float] = {}
-        self._session_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        # What the cursor listeners are attached to: the engine, or only the connection(s)
+        # of the target. Per connection, a recorder never sees (nor pays for) the statements of
+        # other sessions: with one recorder per web request, N concurrent requests would
+        # otherwise call N recorders per statement, and listening on the engine per request
+        # rewrites the engine's listener lists every time.
+        self._listened: list[Engine | Connection] = []
         self._frozen: QueryLog | None = None
         self._active = False
 
@@ -271,12 +275,15 @@ class QueryRecorder(Instrument):
         if self._active or self._frozen is not None:
             raise RuntimeError("a QueryRecorder records one block; create a new one")
         self._active = True
+        # handle_error lives on the dialect (SQLAlchemy 2.x): engine-wide, filtered by context.
+        event.listen(self._engine, "handle_error", self._on_error)
         if self._session is not None:
             event.listen(self._session, "after_begin", self._on_session_begin)
             self._adopt_current_session_connection(self._session)
-        event.listen(self._engine, "before_cursor_execute", self._before)
-        event.listen(self._engine, "after_cursor_execute", self._after)
-        event.listen(self._engine, "handle_error", self._on_error)
+        elif self._connection is not None:
+            self._listen_on(self._connection)
+        else:
+            self._listen_on(self._engine)
         return self
 
     def __exit__(
@@ -286,12 +293,14 @@ class QueryRecorder(Instrument):
         tb: TracebackType | None,
     ) -> None:
         try:
-            event.remove(self._engine, "before_cursor_execute", self._before)
-            event.remove(self._engine, "after_cursor_execute", self._after)
-            event.remove(self._engine, "handle_error", self._on_error)
             if self._session is not None:
                 event.remove(self._session, "after_begin", self._on_session_begin)
+            for target in self._listened:
+                event.remove(target, "before_cursor_execute", self._before)
+                event.remove(target, "after_cursor_execute", self._after)
+            event.remove(self._engine, "handle_error", self._on_error)
         finally:
+            self._listened.clear()
             self._active = False
             self._frozen = QueryLog(self._build())
             self._started.clear()
@@ -331,25 +340,25 @@ class QueryRecorder(Instrument):
 
     # -- listeners -------------------------------------------------------------------------
 
+    def _listen_on(self, target: Engine | Connection) -> None:
+        if any(target is known for known in self._listened):
+            return
+        event.listen(target, "before_cursor_execute", self._before)
+        event.listen(target, "after_cursor_execute", self._after)
+        self._listened.append(target)
+
     def _on_session_begin(
         self, session: Session, transaction: SessionTransaction, connection: Connection
     ) -> None:
-        self._session_connections.add(connection)
+        self._listen_on(connection)
 
     def _adopt_current_session_connection(self, session: Session) -> None:
         bind = session.bind
         if isinstance(bind, Connection):
-            self._session_connections.add(bind)
+            self._listen_on(bind)
         elif session.in_transaction():
             # Already begun: its connection exists, so asking for it does no I/O.
-            self._session_connections.add(session.connection())
-
-    def _wanted(self, conn: Connection) -> bool:
-        if self._connection is not None:
-            return conn is self._connection
-        if self._session is not None:
-            return conn in self._session_connections
-        return True
+            self._listen_on(session.connection())
 
     def _before(
         self,
@@ -360,8 +369,7 @@ class QueryRecorder(Instrument):
         context: Any,
         executemany: bool,
     ) -> None:
-        if self._wanted(conn):
-            self._started[id(context)] = time.perf_counter()
+        self._started[id(context)] = time.perf_counter()
 
     def _after(
         self,

@@ -76,6 +76,25 @@ async def test_connection_target_records_only_that_connection(database: Database
     assert [q.sql for q in recorder.queries] == ["SELECT 1"]
 
 
+async def test_session_recorder_listens_on_its_connections_not_on_the_engine(
+    database: Database,
+) -> None:
+    engine = database.engine.sync_engine
+    async with database.sessionmaker() as session:
+        with QueryRecorder(session) as recorder:
+            await session.execute(text("SELECT 1"))
+            connection = (await session.connection()).sync_connection
+            assert connection is not None
+            # Per connection: concurrent requests' recorders never see each other's statements.
+            assert event.contains(connection, "before_cursor_execute", recorder._before)
+            assert not event.contains(engine, "before_cursor_execute", recorder._before)
+            assert not event.contains(engine, "after_cursor_execute", recorder._after)
+        assert not event.contains(connection, "before_cursor_execute", recorder._before)
+        assert not event.contains(connection, "after_cursor_execute", recorder._after)
+        assert not event.contains(engine, "handle_error", recorder._on_error)
+    assert recorder.count == 1
+
+
 async def test_exit_removes_listeners_and_freezes_the_log(database: Database) -> None:
     engine = database.engine
     recorder = QueryRecorder(engine)

@@ -21,6 +21,7 @@ from sqla_lab.service.errors import classify, install_error_handlers
 from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import router
 from sqla_lab.settings import Settings
+from sqla_lab.statement_counter import StatementCounter
 
 __all__ = ["create_app"]
 
@@ -57,8 +58,12 @@ def create_app(settings: Settings) -> FastAPI:
         database = Database.from_settings(database_url, settings)
         try:
             # A bounded window: a long-running service keeps the last 10k waits for percentiles.
-            with PoolMonitor(database.engine, window=10_000) as monitor:
+            with (
+                PoolMonitor(database.engine, window=10_000) as monitor,
+                StatementCounter(database.engine) as counter,
+            ):
                 app.state.database = database
+                app.state.statement_counter = counter
                 app.state.metrics.bind(database.engine, monitor)
                 await _warm_up(database)
                 try:

@@ -9,7 +9,7 @@ come from the same instruments the labs and tests use:
   peak), ``sqla_lab_pool_checkouts_total``, ``sqla_lab_pool_connects_total``,
   ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
   checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
-* from :class:`~sqla_lab.query_recorder.QueryRecorder`, one per request session (see
+* from the app's :class:`~sqla_lab.statement_counter.StatementCounter`, per request session (see
   :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by method and route;
 * from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
   ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
@@ -132,11 +132,15 @@ class ServiceMetrics:
         )
         self.statements = Histogram(
             "sqla_lab_statements_per_request",
-            "SQL statements a request's session sent (QueryRecorder).",
+            "SQL statements a request's session sent (StatementCounter).",
             ("method", "route"),
             buckets=_STATEMENT_BUCKETS,
             registry=self.registry,
         )
+        # labels() takes a lock and builds the key on every call: the labelled children are
+        # kept per label values instead (bounded: methods x route templates x statuses).
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._statement_children: dict[tuple[str, str], Histogram] = {}
 
     def bind(self, engine: AsyncEngine | None, monitor: PoolMonitor | None) -> None:
         """Report this engine's pool and monitor from now on (``None``: stop)."""
@@ -145,12 +149,24 @@ class ServiceMetrics:
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe_statements(self, *, method: str, route: str, statements: int) -> None:
         """Record how many statements one request's session sent."""
-        self.statements.labels(method, route).observe(statements)
+        key = (method, route)
+        child = self._statement_children.get(key)
+        if child is None:
+            child = self._statement_children[key] = self.statements.labels(method, route)
+        child.observe(statements)
 
 
 def route_template(scope: Scope) -> str:
