@@ -199,6 +199,7 @@ def _allow_label(entry: AllowEntry) -> str:
 class _State:
     """Everything one detector tracks; lives in ``session.info`` while the block runs."""
 
+    # Keyed by InstanceState (what the raw ``load`` event and ``lazy_loaded_from`` both give).
     groups: weakref.WeakKeyDictionary[Any, int] = field(default_factory=weakref.WeakKeyDictionary)
     next_group: int = 0
     lazy: dict[tuple[int | None, RelationshipProperty[Any]], _Tally] = field(default_factory=dict)
@@ -258,7 +259,9 @@ class NPlusOneDetector(Instrument):
         self._active = True
         self._session.info[_INFO_KEY] = self._state
         event.listen(self._session, "do_orm_execute", self._on_execute)
-        event.listen(Mapper, "load", self._on_load)
+        # raw=True: the listener gets the InstanceState, sparing SQLAlchemy a wrapper call
+        # and ``state.obj()`` per loaded row.
+        event.listen(Mapper, "load", self._on_load, raw=True)
         return self
 
     def __exit__(
@@ -361,14 +364,16 @@ class NPlusOneDetector(Instrument):
 
     # -- listeners -------------------------------------------------------------------------
 
-    def _on_load(self, target: Any, context: Any) -> None:
+    def _on_load(self, state: Any, context: Any) -> None:
+        # Runs once per loaded row of every session while the block runs: kept minimal.
         if context.session is not self._session:
             return
-        group = context.attributes.get(_GROUP_KEY)
+        attributes = context.attributes
+        group = attributes.get(_GROUP_KEY)
         if group is None:
-            group = context.attributes[_GROUP_KEY] = self._state.next_group
+            group = attributes[_GROUP_KEY] = self._state.next_group
             self._state.next_group += 1
-        self._state.groups[target] = group
+        self._state.groups[state] = group
 
     def _on_execute(self, execute_state: ORMExecuteState) -> None:
         if not execute_state.is_select:
@@ -384,7 +389,11 @@ class NPlusOneDetector(Instrument):
             prop = path[-1] if path is not None and len(path) else None
             if isinstance(prop, RelationshipProperty):
                 self._count_lazy_load(parent, prop)
-        elif not execute_state.is_relationship_load and mapper is not None:
+        elif mapper is not None:
+            # is_relationship_load, without computing loader_strategy_path twice.
+            path = execute_state.loader_strategy_path
+            if path is not None and not path.is_root:
+                return
             location = self._caller.find()
             self._state.last_statement_location = location
             if location is not None:
@@ -396,8 +405,7 @@ class NPlusOneDetector(Instrument):
 
     def _count_lazy_load(self, parent: Any, prop: RelationshipProperty[Any]) -> None:
         self._state.pending_lazy.add((id(parent), prop.key))
-        instance = parent.obj()
-        group = self._state.groups.get(instance) if instance is not None else None
+        group = self._state.groups.get(parent)
         tally = self._state.lazy.setdefault((group, prop), _Tally())
         tally.count += 1
         if tally.location is None:

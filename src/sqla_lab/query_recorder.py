@@ -256,12 +256,16 @@ class QueryRecorder(Instrument):
     ) -> None:
         self._engine, self._connection, self._session = _resolve(target)
         self._caller = _CallerFinder(ignored_modules)
+        self._find_caller = self._caller.find  # bound once: called per statement
         # Raw tuples while recording (a frozen dataclass per statement costs more than the
         # rest of the listener); turned into RecordedQuery objects when somebody looks.
         self._raw: list[tuple[str, int, int, int | None, float, str | None, str | None]] = []
         self._built: list[RecordedQuery] = []
         self._started: dict[int, float] = {}
         self._session_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
+        # The last connection found wanted: nearly every statement runs on it, and the
+        # identity check spares the WeakSet lookup (membership is never revoked).
+        self._last_wanted: Connection | None = None
         self._frozen: QueryLog | None = None
         self._active = False
 
@@ -274,7 +278,9 @@ class QueryRecorder(Instrument):
         if self._session is not None:
             event.listen(self._session, "after_begin", self._on_session_begin)
             self._adopt_current_session_connection(self._session)
-        event.listen(self._engine, "before_cursor_execute", self._before)
+        # retval=True: SQLAlchemy calls the listener as is instead of through a wrapper
+        # that adds the (statement, parameters) return value; _before returns it itself.
+        event.listen(self._engine, "before_cursor_execute", self._before, retval=True)
         event.listen(self._engine, "after_cursor_execute", self._after)
         event.listen(self._engine, "handle_error", self._on_error)
         return self
@@ -345,11 +351,17 @@ class QueryRecorder(Instrument):
             self._session_connections.add(session.connection())
 
     def _wanted(self, conn: Connection) -> bool:
+        if conn is self._last_wanted:
+            return True
         if self._connection is not None:
-            return conn is self._connection
-        if self._session is not None:
-            return conn in self._session_connections
-        return True
+            wanted = conn is self._connection
+        elif self._session is not None:
+            wanted = conn in self._session_connections
+        else:
+            wanted = True
+        if wanted:
+            self._last_wanted = conn
+        return wanted
 
     def _before(
         self,
@@ -359,9 +371,10 @@ class QueryRecorder(Instrument):
         parameters: Any,
         context: Any,
         executemany: bool,
-    ) -> None:
-        if self._wanted(conn):
+    ) -> tuple[str, Any]:
+        if conn is self._last_wanted or self._wanted(conn):
             self._started[id(context)] = time.perf_counter()
+        return statement, parameters
 
     def _after(
         self,
@@ -415,7 +428,7 @@ class QueryRecorder(Instrument):
                 parameter_sets,
                 rowcount if rowcount is not None and rowcount >= 0 else None,
                 duration_ms,
-                self._caller.find(),
+                self._find_caller(),
                 error,
             )
         )
