@@ -1,11 +1,12 @@
 """Instruction counts of an instrument's overhead, measured with valgrind's callgrind.
 
 Wall and CPU time on a shared machine drift by more than the few per cent an instrument
-costs; the number of instructions this process executes does not. :func:`instruction_ratio`
+costs; the number of instructions this process executes does not. :func:`instruction_ratios`
 runs this file as a child process under ``valgrind --tool=callgrind`` for a small and a large
 number of operations, with and without the instrument, and takes the difference, so start-up
 and import costs cancel: what is left is instructions per operation, client side only (the
-PostgreSQL server is another process and is not counted).
+PostgreSQL server is another process and is not counted). The children run with a fixed
+``PYTHONHASHSEED`` so that repeated runs agree.
 
 As a script (what the child runs)::
 
@@ -15,6 +16,7 @@ As a script (what the child runs)::
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import shutil
 import subprocess
@@ -57,7 +59,11 @@ def _instructions(url: str, kind: str, variant: str, count: int) -> int:
         variant,
         str(count),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    # A fixed hash seed: with random ones, dict and set layouts (and so the instructions
+    # spent probing them) differ from run to run by a few per cent; with one, repeated runs
+    # agree to within a few hundred instructions in billions.
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    done = subprocess.run(command, capture_output=True, text=True, check=True, env=env)
     match = _COLLECTED.search(done.stderr)
     if match is None:
         raise RuntimeError(f"no instruction count in valgrind's output:\n{done.stderr[-2000:]}")

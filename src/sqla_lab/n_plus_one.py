@@ -13,8 +13,10 @@ It reports three shapes:
     One relationship lazy-loaded for two or more sibling objects, i.e. objects that one
     statement loaded (``await obj.awaitable_attrs.rel`` or a sync attribute access in a loop).
     Siblings are told apart with the ``QueryContext`` the ORM passes to the mapper ``load``
-    event; a lazy load is recognised by ``ORMExecuteState.lazy_loaded_from`` (set for lazy
-    loads and ``immediateload``, never for ``selectinload``/``joinedload``/``subqueryload``).
+    event (an object that its statement loaded alone, or that was loaded before the block, is
+    told apart by the ORM's run id of the statement that loaded it); a lazy load is recognised
+    by ``ORMExecuteState.lazy_loaded_from`` (set for lazy loads and ``immediateload``, never
+    for ``selectinload``/``joinedload``/``subqueryload``).
     One ``.first()`` followed by one lazy load is one load, not an N+1.
 ``repeated_select``
     The same top-level ``SELECT`` of one entity run ``repeat_threshold`` times from one line
@@ -202,7 +204,7 @@ class _State:
     # Keyed by InstanceState (what the raw ``load`` event and ``lazy_loaded_from`` both give).
     groups: weakref.WeakKeyDictionary[Any, int] = field(default_factory=weakref.WeakKeyDictionary)
     next_group: int = 0
-    lazy: dict[tuple[int | None, RelationshipProperty[Any]], _Tally] = field(default_factory=dict)
+    lazy: dict[tuple[Any, RelationshipProperty[Any]], _Tally] = field(default_factory=dict)
     pending_lazy: set[tuple[int, str]] = field(default_factory=set)
     repeats: dict[tuple[str, Mapper[Any]], _Tally] = field(default_factory=dict)
     eager: dict[RelationshipProperty[Any], _Tally] = field(default_factory=dict)
@@ -369,11 +371,29 @@ class NPlusOneDetector(Instrument):
         if context.session is not self._session:
             return
         attributes = context.attributes
-        group = attributes.get(_GROUP_KEY)
-        if group is None:
-            group = attributes[_GROUP_KEY] = self._state.next_group
+        seen = attributes.get(_GROUP_KEY)
+        if seen is None:
+            # The statement's first object is only remembered on its context: an object
+            # without siblings needs no group (see _group_of), so a one-row statement, the
+            # most common kind, costs no weak reference.
+            attributes[_GROUP_KEY] = state
+            return
+        groups = self._state.groups
+        if type(seen) is not int:  # the second object: now the statement makes a group
+            group = self._state.next_group
             self._state.next_group += 1
-        self._state.groups[state] = group
+            groups[seen] = attributes[_GROUP_KEY] = group
+            seen = group
+        groups[state] = seen
+
+    def _group_of(self, state: Any) -> Any:
+        """The sibling group of ``state``: objects loaded by the same statement share it."""
+        group = self._state.groups.get(state)
+        if group is not None:
+            return group
+        # Alone in its statement (see _on_load), or loaded before the block: the ORM's
+        # run id of the statement that loaded it tells such objects apart just as well.
+        return ("run", getattr(state, "runid", None))
 
     def _on_execute(self, execute_state: ORMExecuteState) -> None:
         if not execute_state.is_select:
@@ -397,7 +417,10 @@ class NPlusOneDetector(Instrument):
             location = self._caller.find()
             self._state.last_statement_location = location
             if location is not None:
-                tally = self._state.repeats.setdefault((location, mapper), _Tally())
+                repeats = self._state.repeats
+                tally = repeats.get((location, mapper))
+                if tally is None:  # not setdefault: that builds a _Tally on every call
+                    tally = repeats[location, mapper] = _Tally()
                 tally.count += 1
                 tally.location = location
                 if tally.count == self.repeat_threshold and not self._is_allowed_model(mapper):
@@ -405,8 +428,11 @@ class NPlusOneDetector(Instrument):
 
     def _count_lazy_load(self, parent: Any, prop: RelationshipProperty[Any]) -> None:
         self._state.pending_lazy.add((id(parent), prop.key))
-        group = self._state.groups.get(parent)
-        tally = self._state.lazy.setdefault((group, prop), _Tally())
+        group = self._group_of(parent)
+        lazy = self._state.lazy
+        tally = lazy.get((group, prop))
+        if tally is None:
+            tally = lazy[group, prop] = _Tally()
         tally.count += 1
         if tally.location is None:
             tally.location = self._caller.find()
