@@ -6,7 +6,8 @@ runs this file as a child process under ``valgrind --tool=callgrind`` for a smal
 number of operations, with and without the instrument, and takes the difference, so start-up
 and import costs cancel: what is left is instructions per operation, client side only (the
 PostgreSQL server is another process and is not counted). The children run with a fixed
-``PYTHONHASHSEED`` so that repeated runs agree.
+``PYTHONHASHSEED`` and call :func:`gc.freeze` after their warm-up, so that repeated runs
+agree.
 
 As a script (what the child runs)::
 
@@ -16,6 +17,7 @@ As a script (what the child runs)::
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import shutil
@@ -25,6 +27,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 VARIANTS = ("none", "QueryRecorder", "NPlusOneDetector", "PoolMonitor")
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
@@ -92,6 +95,55 @@ def instruction_ratios(
     }
 
 
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def _pass_through(conn: Any, cursor: Any, statement: str, parameters: Any, *rest: Any) -> Any:
+    return statement, parameters
+
+
+#: Listeners that do nothing, on the events each instrument listens to: what SQLAlchemy's
+#: event machinery alone costs, the floor under an instrument's own work.
+_EMPTY_LISTENERS: dict[str, tuple[tuple[str, str, Any, dict[str, Any]], ...]] = {
+    "empty engine listeners (QueryRecorder's events)": (
+        ("engine", "before_cursor_execute", _pass_through, {"retval": True}),
+        ("engine", "after_cursor_execute", _nothing, {}),
+        ("engine", "handle_error", _nothing, {}),
+    ),
+    "empty ORM listeners (NPlusOneDetector's events)": (
+        ("session", "do_orm_execute", _nothing, {}),
+        ("mapper", "load", _nothing, {"raw": True}),
+    ),
+    "empty pool listeners (PoolMonitor's events)": tuple(
+        ("engine", name, _nothing, {})
+        for name in ("connect", "checkout", "checkin", "invalidate", "close")
+    ),
+}
+
+
+class _EmptyListeners:
+    """Attach the listeners of one :data:`_EMPTY_LISTENERS` entry for the block."""
+
+    def __init__(self, listeners: Any, engine: Any, session: Any) -> None:
+        from sqlalchemy.orm import Mapper
+
+        targets = {"engine": engine.sync_engine, "session": session.sync_session, "mapper": Mapper}
+        self._listeners = [(targets[t], name, fn, kw) for t, name, fn, kw in listeners]
+
+    def __enter__(self) -> None:
+        from sqlalchemy import event
+
+        for target, name, fn, kw in self._listeners:
+            event.listen(target, name, fn, **kw)
+
+    def __exit__(self, *exc: object) -> None:
+        from sqlalchemy import event
+
+        for target, name, fn, _ in self._listeners:
+            event.remove(target, name, fn)
+
+
 async def _run(url: str, kind: str, variant: str, count: int) -> None:
     from contextlib import AbstractContextManager, nullcontext
 
@@ -110,6 +162,8 @@ async def _run(url: str, kind: str, variant: str, count: int) -> None:
                 instrument = NPlusOneDetector(session, mode="collect")
             elif variant == "PoolMonitor":
                 instrument = PoolMonitor(engine)
+            elif variant in _EMPTY_LISTENERS:
+                instrument = _EmptyListeners(_EMPTY_LISTENERS[variant], engine, session)
             # The same warm-up for every count, so that it cancels in the difference.
             for i in range(50):
                 if kind == "select":
@@ -118,6 +172,11 @@ async def _run(url: str, kind: str, variant: str, count: int) -> None:
                     async with engine.connect():
                         pass
             await session.commit()
+            # Everything alive now is left out of later collections: otherwise each full
+            # collection scans the whole import-time heap, and when one falls inside the
+            # measured loop depends on allocation counts, which swamps a per-select count.
+            gc.collect()
+            gc.freeze()
             with instrument:
                 for i in range(count):
                     if kind == "select":
