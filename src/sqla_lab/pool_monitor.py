@@ -279,23 +279,44 @@ class PoolMonitor:
 
     def _drain_locked(self) -> None:
         """Fold the queued events into the aggregates, oldest first (caller holds the lock)."""
-        events, counts, checked_out = self._pending_events, self._counts, self._checked_out
-        peak = self._peak
         # popleft() until empty rather than iterating: other threads may append meanwhile.
+        # Per item in plain local operations: this runs once for every hot-path event.
+        events, counts, checked_out = self._pending_events, self._counts, self._checked_out
+        add, discard, popleft = checked_out.add, checked_out.discard, events.popleft
+        peak, checkouts, checkins = self._peak, 0, 0
         while events:
-            kind, key = events.popleft()
+            kind, key = popleft()
             if kind == _CHECKOUT:
-                counts["checkout"] += 1
-                checked_out.add(key)
-                peak = max(peak, len(checked_out))
+                checkouts += 1
+                add(key)
+                if len(checked_out) > peak:
+                    peak = len(checked_out)
             else:
-                counts["checkin"] += 1
-                checked_out.discard(key)
+                checkins += 1
+                discard(key)
         self._peak = peak
+        counts["checkout"] += checkouts
+        counts["checkin"] += checkins
         waits = self._pending_waits
+        if not waits:
+            return
+        window, histogram, bounds, since = (
+            self._waits,
+            self._histogram,
+            WAIT_BUCKETS_MS,
+            self._started,
+        )
+        record, bucket, pop_wait = window.append, bisect.bisect_left, waits.popleft
+        count, longest = self._wait_count, self._wait_max_ms
         while waits:
-            started, ended = waits.popleft()
-            self._add_wait(started, (ended - started) * 1000.0, ok=True)
+            started, ended = pop_wait()
+            wait_ms = (ended - started) * 1000.0
+            record((started - since, wait_ms, True))
+            histogram[bucket(bounds, wait_ms)] += 1
+            count += 1
+            if longest is None or wait_ms > longest:
+                longest = wait_ms
+        self._wait_count, self._wait_max_ms = count, longest
 
     def _add_wait(self, started: float, wait_ms: float, *, ok: bool) -> None:
         self._waits.append((started - self._started, wait_ms, ok))
