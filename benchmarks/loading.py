@@ -10,7 +10,7 @@ side by side in this one run, interleaved:
 * the overhead of :class:`~sqla_lab.QueryRecorder` and :class:`~sqla_lab.NPlusOneDetector`
   as a ratio over 10,000 simple ORM selects (goal: under 1.05): the median of per-round
   wall and client-CPU ratios over interleaved rounds, and (when valgrind is installed, unless
-  ``--no-callgrind``) the noise-free ratio of instructions per select under callgrind.
+  ``--no-callgrind``) the ratio of instructions per select under callgrind (far steadier).
 """
 
 from __future__ import annotations
@@ -129,7 +129,7 @@ def _instrument_instructions(url: str) -> None:
         print(
             f"{name:>28}: {counted.ratio:.3f}x instructions per select under callgrind "
             f"({counted.plain:,.0f} without, {counted.instrumented:,.0f} with; client side, "
-            "noise-free)"
+            "repeat runs agree within ~2.5 %)"
         )
 
 

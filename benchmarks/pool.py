@@ -6,7 +6,7 @@ Prints:
 * pool_pre_ping overhead per checkout, in microseconds and as a ratio;
 * PoolMonitor overhead over 10,000 checkouts, as a ratio (goal: under 5 %): the median of
   interleaved per-block wall and client-CPU ratios, and (when valgrind is installed) the ratio
-  of instructions this process executes per checkout under callgrind, which is noise-free.
+  of instructions this process executes per checkout under callgrind, which barely drifts.
 
 Usage: ``python benchmarks/pool.py [--quick] [--no-callgrind]``; uses ``DATABASE_URL`` when
 set, else starts (and stops) an embedded PostgreSQL.
@@ -144,7 +144,7 @@ def monitor_instructions(server: PostgresServer, quick: bool) -> None:
     print(
         f"PoolMonitor overhead (bare checkout + release, callgrind): {counted.ratio:.3f}x "
         f"instructions ({counted.plain:,.0f} per checkout without, "
-        f"{counted.instrumented:,.0f} with; client side, noise-free)"
+        f"{counted.instrumented:,.0f} with; client side; repeat runs agree within ~0.2 %)"
     )
 
 
