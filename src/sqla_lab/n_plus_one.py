@@ -13,8 +13,10 @@ It reports three shapes:
     One relationship lazy-loaded for two or more sibling objects, i.e. objects that one
     statement loaded (``await obj.awaitable_attrs.rel`` or a sync attribute access in a loop).
     Siblings are told apart with the ``QueryContext`` the ORM passes to the mapper ``load``
-    event; a lazy load is recognised by ``ORMExecuteState.lazy_loaded_from`` (set for lazy
-    loads and ``immediateload``, never for ``selectinload``/``joinedload``/``subqueryload``).
+    event (an object that its statement loaded alone, or that was loaded before the block, is
+    told apart by the ORM's run id of the statement that loaded it); a lazy load is recognised
+    by ``ORMExecuteState.lazy_loaded_from`` (set for lazy loads and ``immediateload``, never
+    for ``selectinload``/``joinedload``/``subqueryload``).
     One ``.first()`` followed by one lazy load is one load, not an N+1.
 ``repeated_select``
     The same top-level ``SELECT`` of one entity run ``repeat_threshold`` times from one line
@@ -199,9 +201,10 @@ def _allow_label(entry: AllowEntry) -> str:
 class _State:
     """Everything one detector tracks; lives in ``session.info`` while the block runs."""
 
+    # Keyed by InstanceState (what the raw ``load`` event and ``lazy_loaded_from`` both give).
     groups: weakref.WeakKeyDictionary[Any, int] = field(default_factory=weakref.WeakKeyDictionary)
     next_group: int = 0
-    lazy: dict[tuple[int | None, RelationshipProperty[Any]], _Tally] = field(default_factory=dict)
+    lazy: dict[tuple[Any, RelationshipProperty[Any]], _Tally] = field(default_factory=dict)
     pending_lazy: set[tuple[int, str]] = field(default_factory=set)
     repeats: dict[tuple[str, Mapper[Any]], _Tally] = field(default_factory=dict)
     eager: dict[RelationshipProperty[Any], _Tally] = field(default_factory=dict)
@@ -258,7 +261,9 @@ class NPlusOneDetector(Instrument):
         self._active = True
         self._session.info[_INFO_KEY] = self._state
         event.listen(self._session, "do_orm_execute", self._on_execute)
-        event.listen(Mapper, "load", self._on_load)
+        # raw=True: the listener gets the InstanceState, sparing SQLAlchemy a wrapper call
+        # and ``state.obj()`` per loaded row.
+        event.listen(Mapper, "load", self._on_load, raw=True)
         return self
 
     def __exit__(
@@ -361,14 +366,34 @@ class NPlusOneDetector(Instrument):
 
     # -- listeners -------------------------------------------------------------------------
 
-    def _on_load(self, target: Any, context: Any) -> None:
+    def _on_load(self, state: Any, context: Any) -> None:
+        # Runs once per loaded row of every session while the block runs: kept minimal.
         if context.session is not self._session:
             return
-        group = context.attributes.get(_GROUP_KEY)
-        if group is None:
-            group = context.attributes[_GROUP_KEY] = self._state.next_group
+        attributes = context.attributes
+        seen = attributes.get(_GROUP_KEY)
+        if seen is None:
+            # The statement's first object is only remembered on its context: an object
+            # without siblings needs no group (see _group_of), so a one-row statement, the
+            # most common kind, costs no weak reference.
+            attributes[_GROUP_KEY] = state
+            return
+        groups = self._state.groups
+        if type(seen) is not int:  # the second object: now the statement makes a group
+            group = self._state.next_group
             self._state.next_group += 1
-        self._state.groups[target] = group
+            groups[seen] = attributes[_GROUP_KEY] = group
+            seen = group
+        groups[state] = seen
+
+    def _group_of(self, state: Any) -> Any:
+        """The sibling group of ``state``: objects loaded by the same statement share it."""
+        group = self._state.groups.get(state)
+        if group is not None:
+            return group
+        # Alone in its statement (see _on_load), or loaded before the block: the ORM's
+        # run id of the statement that loaded it tells such objects apart just as well.
+        return ("run", getattr(state, "runid", None))
 
     def _on_execute(self, execute_state: ORMExecuteState) -> None:
         if not execute_state.is_select:
@@ -384,11 +409,18 @@ class NPlusOneDetector(Instrument):
             prop = path[-1] if path is not None and len(path) else None
             if isinstance(prop, RelationshipProperty):
                 self._count_lazy_load(parent, prop)
-        elif not execute_state.is_relationship_load and mapper is not None:
+        elif mapper is not None:
+            # is_relationship_load, without computing loader_strategy_path twice.
+            path = execute_state.loader_strategy_path
+            if path is not None and not path.is_root:
+                return
             location = self._caller.find()
             self._state.last_statement_location = location
             if location is not None:
-                tally = self._state.repeats.setdefault((location, mapper), _Tally())
+                repeats = self._state.repeats
+                tally = repeats.get((location, mapper))
+                if tally is None:  # not setdefault: that builds a _Tally on every call
+                    tally = repeats[location, mapper] = _Tally()
                 tally.count += 1
                 tally.location = location
                 if tally.count == self.repeat_threshold and not self._is_allowed_model(mapper):
@@ -396,9 +428,11 @@ class NPlusOneDetector(Instrument):
 
     def _count_lazy_load(self, parent: Any, prop: RelationshipProperty[Any]) -> None:
         self._state.pending_lazy.add((id(parent), prop.key))
-        instance = parent.obj()
-        group = self._state.groups.get(instance) if instance is not None else None
-        tally = self._state.lazy.setdefault((group, prop), _Tally())
+        group = self._group_of(parent)
+        lazy = self._state.lazy
+        tally = lazy.get((group, prop))
+        if tally is None:
+            tally = lazy[group, prop] = _Tally()
         tally.count += 1
         if tally.location is None:
             tally.location = self._caller.find()

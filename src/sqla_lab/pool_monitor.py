@@ -64,6 +64,9 @@ WAIT_BUCKETS_MS: tuple[float, ...] = (
 )
 
 _EVENTS = ("connect", "checkout", "checkin", "invalidate", "close")
+_CHECKOUT, _CHECKIN = 0, 1
+#: Queued hot-path events are folded into the aggregates at the latest at this many.
+_DRAIN_AT = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,7 +130,15 @@ class PoolMonitor:
         if window < 1:
             raise ValueError("window must be at least 1")
         self._engine = engine.sync_engine if isinstance(engine, AsyncEngine) else engine
+        # Held only while folding the queues into the aggregates and for failed checkouts;
+        # the hot path (checkout, checkin, a successful wait) never takes it.
         self._lock = threading.Lock()
+        # Hot path: each event appends one plain tuple to a deque (append is atomic under
+        # the GIL, so threads need no lock, and the order of appends is the order of events);
+        # _drain() folds them into the aggregates below, in order, under the lock, when
+        # somebody reads or when a queue holds _DRAIN_AT entries.
+        self._pending_waits: deque[tuple[float, float]] = deque()
+        self._pending_events: deque[tuple[int, int]] = deque()
         # Plain tuples (started_s, wait_ms, ok): cheaper to make than dataclasses, and the
         # garbage collector stops tracking them; checkout_log() dresses them up.
         self._waits: deque[tuple[float, float, bool]] = deque(maxlen=window)
@@ -193,12 +204,14 @@ class PoolMonitor:
     def checkout_log(self) -> tuple[CheckoutWait, ...]:
         """The most recent ``window`` checkout requests, oldest first."""
         with self._lock:
+            self._drain_locked()
             waits = tuple(self._waits)
         return tuple(CheckoutWait(started, wait_ms, ok) for started, wait_ms, ok in waits)
 
     # -- internals -----------------------------------------------------------------------
     def _snapshot(self) -> PoolSnapshot:
         with self._lock:
+            self._drain_locked()
             recent = [wait_ms for _, wait_ms, _ in self._waits]
             histogram = tuple(
                 (bound, count)
@@ -225,7 +238,10 @@ class PoolMonitor:
         engine = self._engine
         self._previous_raw_connection = vars(engine).get("raw_connection")
         inner = engine.raw_connection
-        record_wait = self._record_wait
+        record_failure = self._record_failure
+        pending = self._pending_waits
+        append = pending.append
+        drain = self._drain
         clock = time.perf_counter
 
         def raw_connection() -> Any:
@@ -233,9 +249,11 @@ class PoolMonitor:
             try:
                 connection = inner()
             except BaseException as exc:
-                record_wait(started, False, isinstance(exc, PoolTimeoutError))
+                record_failure(started, clock(), isinstance(exc, PoolTimeoutError))
                 raise
-            record_wait(started, True, False)
+            append((started, clock()))
+            if len(pending) >= _DRAIN_AT:
+                drain()
             return connection
 
         # An instance attribute shadows the method for this engine only; removed on exit.
@@ -255,20 +273,68 @@ class PoolMonitor:
             if event.contains(engine, name, listener):
                 event.remove(engine, name, listener)
 
-    def _record_wait(self, started: float, ok: bool, timeout: bool) -> None:
-        wait_ms = (time.perf_counter() - started) * 1000.0
+    def _drain(self) -> None:
         with self._lock:
-            self._waits.append((started - self._started, wait_ms, ok))
-            self._histogram[bisect.bisect_left(WAIT_BUCKETS_MS, wait_ms)] += 1
-            self._wait_count += 1
-            if self._wait_max_ms is None or wait_ms > self._wait_max_ms:
-                self._wait_max_ms = wait_ms
-            if not ok:
-                self._checkout_errors += 1
-                if timeout:
-                    self._checkout_timeouts += 1
+            self._drain_locked()
+
+    def _drain_locked(self) -> None:
+        """Fold the queued events into the aggregates, oldest first (caller holds the lock)."""
+        # popleft() until empty rather than iterating: other threads may append meanwhile.
+        # Per item in plain local operations: this runs once for every hot-path event.
+        events, counts, checked_out = self._pending_events, self._counts, self._checked_out
+        add, discard, popleft = checked_out.add, checked_out.discard, events.popleft
+        peak, checkouts, checkins = self._peak, 0, 0
+        while events:
+            kind, key = popleft()
+            if kind == _CHECKOUT:
+                checkouts += 1
+                add(key)
+                if len(checked_out) > peak:
+                    peak = len(checked_out)
+            else:
+                checkins += 1
+                discard(key)
+        self._peak = peak
+        counts["checkout"] += checkouts
+        counts["checkin"] += checkins
+        waits = self._pending_waits
+        if not waits:
+            return
+        window, histogram, bounds, since = (
+            self._waits,
+            self._histogram,
+            WAIT_BUCKETS_MS,
+            self._started,
+        )
+        record, bucket, pop_wait = window.append, bisect.bisect_left, waits.popleft
+        count, longest = self._wait_count, self._wait_max_ms
+        while waits:
+            started, ended = pop_wait()
+            wait_ms = (ended - started) * 1000.0
+            record((started - since, wait_ms, True))
+            histogram[bucket(bounds, wait_ms)] += 1
+            count += 1
+            if longest is None or wait_ms > longest:
+                longest = wait_ms
+        self._wait_count, self._wait_max_ms = count, longest
+
+    def _add_wait(self, started: float, wait_ms: float, *, ok: bool) -> None:
+        self._waits.append((started - self._started, wait_ms, ok))
+        self._histogram[bisect.bisect_left(WAIT_BUCKETS_MS, wait_ms)] += 1
+        self._wait_count += 1
+        if self._wait_max_ms is None or wait_ms > self._wait_max_ms:
+            self._wait_max_ms = wait_ms
+
+    def _record_failure(self, started: float, ended: float, timeout: bool) -> None:
+        with self._lock:
+            self._drain_locked()  # keep the waits in the order they ended
+            self._add_wait(started, (ended - started) * 1000.0, ok=False)
+            self._checkout_errors += 1
+            if timeout:
+                self._checkout_timeouts += 1
 
     def _count(self, name: str) -> None:
+        # Rare events (connect, invalidate, close): the lock is cheap enough here.
         with self._lock:
             self._counts[name] += 1
 
@@ -276,17 +342,16 @@ class PoolMonitor:
         self._count("connect")
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        with self._lock:
-            self._counts["checkout"] += 1
-            checked_out = self._checked_out
-            checked_out.add(id(record))
-            if len(checked_out) > self._peak:
-                self._peak = len(checked_out)
+        events = self._pending_events
+        events.append((_CHECKOUT, id(record)))
+        if len(events) >= _DRAIN_AT:
+            self._drain()
 
     def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
-        with self._lock:
-            self._counts["checkin"] += 1
-            self._checked_out.discard(id(record))
+        events = self._pending_events
+        events.append((_CHECKIN, id(record)))
+        if len(events) >= _DRAIN_AT:
+            self._drain()
 
     def _on_invalidate(self, dbapi_connection: Any, record: Any, exception: Any) -> None:
         self._count("invalidate")

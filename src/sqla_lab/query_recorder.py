@@ -255,6 +255,7 @@ class QueryRecorder(Instrument):
     ) -> None:
         self._engine, self._connection, self._session = _resolve(target)
         self._caller = _CallerFinder(ignored_modules)
+        self._find_caller = self._caller.find  # bound once: called per statement
         # Raw tuples while recording (a frozen dataclass per statement costs more than the
         # rest of the listener); turned into RecordedQuery objects when somebody looks.
         self._raw: list[tuple[str, int, int, int | None, float, str | None, str | None]] = []
@@ -343,7 +344,9 @@ class QueryRecorder(Instrument):
     def _listen_on(self, target: Engine | Connection) -> None:
         if any(target is known for known in self._listened):
             return
-        event.listen(target, "before_cursor_execute", self._before)
+        # retval=True: SQLAlchemy calls the listener as is instead of through a wrapper
+        # that adds the (statement, parameters) return value; _before returns it itself.
+        event.listen(target, "before_cursor_execute", self._before, retval=True)
         event.listen(target, "after_cursor_execute", self._after)
         self._listened.append(target)
 
@@ -368,8 +371,9 @@ class QueryRecorder(Instrument):
         parameters: Any,
         context: Any,
         executemany: bool,
-    ) -> None:
+    ) -> tuple[str, Any]:
         self._started[id(context)] = time.perf_counter()
+        return statement, parameters
 
     def _after(
         self,
@@ -423,7 +427,7 @@ class QueryRecorder(Instrument):
                 parameter_sets,
                 rowcount if rowcount is not None and rowcount >= 0 else None,
                 duration_ms,
-                self._caller.find(),
+                self._find_caller(),
                 error,
             )
         )

@@ -255,3 +255,31 @@ def test_bad_arguments_are_rejected() -> None:
         NPlusOneDetector(session, mode="loud")  # type: ignore[arg-type]  # the point
     with pytest.raises(ValueError, match="at least 2"):
         NPlusOneDetector(session, threshold=1)
+
+
+async def test_two_row_statement_makes_siblings(filled: AsyncSession) -> None:
+    # The first object of a statement gets a group only when a second one arrives.
+    with NPlusOneDetector(filled, mode="collect") as detector:
+        stmt = select(UserEntity).order_by(UserEntity.id).limit(2)
+        for user in (await filled.scalars(stmt)).all():
+            await user.awaitable_attrs.posts
+    assert [(f.kind, f.label, f.count) for f in detector.findings] == [
+        ("lazy_load", "UserEntity.posts", 2)
+    ]
+
+
+async def test_objects_loaded_before_the_block_are_siblings_by_statement(
+    filled: AsyncSession,
+) -> None:
+    users = (await filled.scalars(select(UserEntity).order_by(UserEntity.id))).all()
+    alone = [
+        (await filled.scalars(select(UserEntity).where(UserEntity.id == user.id))).one()
+        for user in users[:2]
+    ]  # identity map hits: the same objects, still from the first statement
+    assert alone == list(users[:2])
+    with NPlusOneDetector(filled, mode="collect") as detector:
+        for user in users:
+            await user.awaitable_attrs.posts
+    assert [(f.kind, f.label, f.count) for f in detector.findings] == [
+        ("lazy_load", "UserEntity.posts", USERS)
+    ]

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event, exc, text
+from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from sqla_lab import PoolMonitor, PoolSnapshot
+from sqla_lab import PoolMonitor, PoolSnapshot, pool_monitor
+from sqla_lab.postgres import PostgresServer
 
 
 @pytest.fixture
@@ -135,3 +137,41 @@ async def test_keeps_counting_across_dispose_and_nests(engine: AsyncEngine) -> N
         "connects": 2, "checkouts": 2, "checkins": 2, "invalidations": 0, "closes": 1,
         "checked_out": 0, "peak": 1, "waits": 2, "errors": 0, "timeouts": 0,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "drain_at", [pytest.param(5, id="drain-often"), pytest.param(4096, id="drain-on-read")]
+)
+def test_counts_checkouts_from_several_threads_exactly(
+    postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch, drain_at: int
+) -> None:
+    # The hot path takes no lock (events are queued and folded in on read or every
+    # `drain_at` events): threads checking out at once must still be counted exactly.
+    monkeypatch.setattr(pool_monitor, "_DRAIN_AT", drain_at)
+    threads, per_thread = 4, 150
+    engine = create_engine(postgres.sync_url, pool_size=threads, max_overflow=0)
+    start = threading.Barrier(threads)
+
+    def work() -> None:
+        start.wait()
+        for _ in range(per_thread):
+            with engine.connect():
+                pass
+
+    try:
+        with PoolMonitor(engine) as monitor:
+            workers = [threading.Thread(target=work) for _ in range(threads)]
+            for worker in workers:
+                worker.start()
+            for worker in workers:
+                worker.join()
+            during = monitor.snapshot()
+    finally:
+        engine.dispose()
+    total = threads * per_thread
+    assert (during.checkouts, during.checkins, during.wait_count) == (total, total, total)
+    assert during.checked_out == 0
+    assert 1 <= during.peak_checked_out <= threads
+    assert during.connects <= threads
+    assert sum(count for _, count in during.wait_histogram) == total
+    assert len(monitor.checkout_log()) == total
