@@ -99,7 +99,7 @@ def test_serve_answers_real_http(served: Served) -> None:
 def test_load_drives_a_running_service(served: Served, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     load = [sys.executable, "-m", "sqla_lab", "load", "--url", served.url]
-    options = ["--users", "2", "--spawn-rate", "2", "--duration", "2", "--seed-users", "30"]
+    options = ["--users", "2", "--spawn-rate", "2", "--duration", "4", "--seed-users", "30"]
     result = subprocess.run(
         [*load, *options, "--out", str(out), "--json", "-"],
         env=_env(),
