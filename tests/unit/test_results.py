@@ -8,7 +8,6 @@ import pytest
 
 from sqla_lab.results import (
     Chart,
-    Environment,
     Finding,
     LabResult,
     Measurement,
@@ -19,6 +18,7 @@ from sqla_lab.results import (
     load_results,
     percentile,
 )
+from tests.unit.report_samples import ENVIRONMENT
 
 
 def _result() -> LabResult:
@@ -26,15 +26,7 @@ def _result() -> LabResult:
         lab="demo",
         title="A demo claim.",
         duration_s=1.5,
-        environment=Environment(
-            postgresql="18.4",
-            sqlalchemy="2.1.9",
-            asyncpg="0.32.0",
-            python="3.11.7",
-            platform="linux-x86_64",
-            cpu_count=2,
-            embedded=True,
-        ),
+        environment=ENVIRONMENT,
         findings=(
             Finding(
                 key="demo.one",
