@@ -39,6 +39,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sqla_lab._instrument import Instrument
 from sqla_lab.results import percentile
 
 __all__ = ["WAIT_BUCKETS_MS", "CheckoutWait", "PoolMonitor", "PoolSnapshot"]
@@ -117,7 +118,7 @@ class PoolSnapshot:
         return data
 
 
-class PoolMonitor:
+class PoolMonitor(Instrument):
     """Count pool events and time checkout waits on one engine, as a context manager.
 
     Args:

@@ -34,6 +34,7 @@ from sqlalchemy import event, inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from sqla_lab._instrument import Instrument
 from sqla_lab.errors import ConfigurationError
 
 __all__ = ["TRANSITIONS", "StateStep", "StateTimeline", "StateTracer"]
@@ -121,7 +122,7 @@ class StateTimeline:
         return ""
 
 
-class StateTracer:
+class StateTracer(Instrument):
     """Record every state transition of the objects of a session (or of a session factory).
 
     Args:

@@ -175,3 +175,14 @@ def test_counts_checkouts_from_several_threads_exactly(
     assert during.connects <= threads
     assert sum(count for _, count in during.wait_histogram) == total
     assert len(monitor.checkout_log()) == total
+
+
+async def test_pool_monitor_works_as_async_context_manager(postgres: PostgresServer) -> None:
+    engine = create_async_engine(postgres.url, pool_size=1, max_overflow=0)
+    try:
+        async with PoolMonitor(engine) as monitor, engine.connect():
+            pass
+        assert monitor.snapshot().checkouts == 1
+        assert not monitor.active
+    finally:
+        await engine.dispose()

@@ -103,3 +103,15 @@ def test_sync_sessionmaker_with_psycopg(postgres: PostgresServer, expire_on_comm
         expected += ("deleted_to_detached",)
     assert tracer.timeline.transitions_of("UserEntity#1") == expected
     assert {step.session for step in tracer.timeline.steps} == {1}
+
+
+async def test_state_tracer_works_as_async_context_manager(database: Database) -> None:
+    async with database.sessionmaker() as session, StateTracer(session) as tracer:
+        user = UserEntity(name="traced-async")
+        session.add(user)
+        await session.flush()
+        await session.rollback()
+    assert tracer.timeline.transitions_of(user)[:2] == (
+        "transient_to_pending",
+        "pending_to_persistent",
+    )
