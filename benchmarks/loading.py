@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -31,10 +30,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 import _instrument_cost
+from _common import server as _common_server
 from sqla_lab import FaultMode, FaultProxy, NPlusOneDetector, QueryRecorder, UserEntity, seed
 from sqla_lab.labs._loading_runs import load_users
 from sqla_lab.measure import sample_interleaved
-from sqla_lab.postgres import PostgresServer, server_from_url
+from sqla_lab.postgres import PostgresServer
 
 USERS = 1000
 POSTS_PER_USER = 10
@@ -163,5 +163,5 @@ if __name__ == "__main__":
         "--no-callgrind", action="store_true", help="skip the instruction counts under valgrind"
     )
     arguments = parser.parse_args()
-    with server_from_url(os.environ.get("DATABASE_URL")) as running:
+    with _common_server() as running:
         asyncio.run(main(running, not arguments.no_callgrind))

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import functools
-import os
 import statistics
 import time
 from typing import Any
@@ -27,10 +26,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 import _instrument_cost
+from _common import server as _common_server
 from sqla_lab import PoolMonitor
 from sqla_lab.labs._pool_support import select_one
 from sqla_lab.measure import sample_interleaved
-from sqla_lab.postgres import PostgresServer, server_from_url
+from sqla_lab.postgres import PostgresServer
 
 MONITOR_CHECKOUTS = 10_000
 BLOCK = 250
@@ -149,8 +149,7 @@ def monitor_instructions(server: PostgresServer, quick: bool) -> None:
 
 
 async def main(quick: bool, callgrind: bool) -> None:
-    server = server_from_url(os.environ.get("DATABASE_URL"))
-    async with server:
+    with _common_server() as server:
         print(f"PostgreSQL {server.server_version} at {server.display_url}")
         await new_vs_pooled(server, 50 if quick else 300)
         await pre_ping(server, 100 if quick else 1000)

@@ -26,9 +26,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.database import Database
 from sqla_lab.errors import ConfigurationError
-from sqla_lab.postgres import PostgresServer
+from sqla_lab.postgres import EmbeddedPostgres, PostgresServer
 from sqla_lab.results import Chart, Environment, Finding, LabResult, Table
 from sqla_lab.settings import Settings
+from sqla_lab.workspace import Workspace
 
 __all__ = [
     "Lab",
@@ -74,29 +75,37 @@ class LabOutput:
 
 @dataclass(frozen=True, kw_only=True)
 class LabContext:
-    """Everything a lab may use: the server, settings, a progress sink, the environment.
+    """Everything a lab may use: its workspace, settings, a progress sink, the environment.
 
     Attributes:
-        server: the running PostgreSQL (embedded or existing).
+        workspace: the database (or schema) sqla-lab created for this run on the server; a
+            lab connects only there (``workspace.url``, ``.dsn``, ``.sync_url``).
         settings: engine and pool settings chosen by the user.
         environment: versions and machine, already read from the server.
         progress: where to report progress.
         quick: take fewer samples (for tests and ``--quick``).
     """
 
-    server: PostgresServer
+    workspace: Workspace
     settings: Settings
     environment: Environment
     progress: Progress = field(default_factory=NullProgress)
     quick: bool = False
 
+    @property
+    def embedded_server(self) -> EmbeddedPostgres | None:
+        """The embedded server under the workspace, for what only our own server allows
+        (``pg_hba.conf`` rules, TLS files); ``None`` on a user's server."""
+        server = self.workspace.server
+        return server if isinstance(server, EmbeddedPostgres) else None
+
     def engine(self, **engine_kwargs: Any) -> AsyncEngine:
-        """A new :class:`AsyncEngine` on the lab's server; the caller disposes it."""
-        return create_async_engine(self.server.url, **engine_kwargs)
+        """A new :class:`AsyncEngine` in the lab's workspace; the caller disposes it."""
+        return create_async_engine(self.workspace.url, **engine_kwargs)
 
     def database(self, **engine_kwargs: Any) -> Database:
-        """A new :class:`Database` on the lab's server; the caller disposes it."""
-        return Database(self.server.url, **engine_kwargs)
+        """A new :class:`Database` in the lab's workspace; the caller disposes it."""
+        return Database(self.workspace.url, **engine_kwargs)
 
     def repetitions(self, full: int, quick: int) -> int:
         """How many samples to take: ``full`` normally, ``quick`` under ``--quick``."""
@@ -169,17 +178,30 @@ async def run_labs(
     on_result: Callable[[LabResult], None] | None = None,
     on_start: Callable[[Lab, int, int], None] | None = None,
 ) -> list[LabResult]:
-    """Run ``labs`` one after another on a started ``server``.
+    """Run ``labs`` one after another in a workspace of their own on a started ``server``.
 
+    Unless ``server`` already is a :class:`~sqla_lab.workspace.Workspace`, one is created for
+    the run and dropped at its end, whatever happens: labs never write anywhere else.
     ``on_start(lab, index, total)`` is called before each lab (index from 1), ``on_result`` as
     each lab finishes, so a caller can show where it is and save results as they come, losing
     nothing if a later lab is interrupted.
     """
+    if not isinstance(server, Workspace):
+        with Workspace(server, purpose="run") as workspace:
+            return await run_labs(
+                labs,
+                server=workspace,
+                settings=settings,
+                progress=progress,
+                quick=quick,
+                on_result=on_result,
+                on_start=on_start,
+            )
     environment = Environment.current(
         postgresql=server.server_version or "unknown", embedded=server.embedded
     )
     context = LabContext(
-        server=server,
+        workspace=server,
         settings=settings,
         environment=environment,
         progress=progress or NullProgress(),

@@ -24,6 +24,8 @@ class UserEntity(Base):
     """A row of ``users``."""
 
     __tablename__ = "users"
+    # The mark that tells sqla-lab's tables from a user's in a kept database.
+    __table_args__ = ({"comment": "sqla-lab table: the demo's users"},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -52,6 +54,7 @@ class PostEntity(Base):
     """A row of ``posts``."""
 
     __tablename__ = "posts"
+    __table_args__ = ({"comment": "sqla-lab table: the demo's posts"},)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

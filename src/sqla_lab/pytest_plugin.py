@@ -6,7 +6,9 @@ Fixtures:
     A running server: the embedded one, started on first use and stopped at the end of the
     session, or the one ``DATABASE_URL`` / ``SQLA_LAB_DATABASE_URL`` names.
 ``database_url`` (session)
-    Its SQLAlchemy URL (``postgresql+asyncpg``), with the sqla-lab tables created once.
+    The SQLAlchemy URL (``postgresql+asyncpg``) of a database sqla-lab creates on that server
+    for this test session (one per pytest-xdist worker), with the sqla-lab tables created
+    once; it is dropped at the end. The database ``DATABASE_URL`` names is only connected to.
 ``database`` (function, async)
     A :class:`~sqla_lab.database.Database` on that server, disposed after the test.
 ``session`` (function, async)
@@ -50,6 +52,7 @@ from sqla_lab.models import Base
 from sqla_lab.n_plus_one import AllowEntry, NPlusOneDetector
 from sqla_lab.postgres import PostgresServer, server_from_url
 from sqla_lab.query_recorder import QueryRecorder, RecorderTarget
+from sqla_lab.workspace import Workspace
 
 try:
     import pytest_asyncio
@@ -86,15 +89,15 @@ def postgres() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def database_url(postgres: PostgresServer) -> Iterator[URL]:
-    """The server's asyncpg URL, with the sqla-lab tables created once for the session."""
-    # A sync engine here keeps this session-scoped fixture free of any event loop.
-    engine = create_engine(postgres.sync_url, poolclass=NullPool)
-    try:
-        Base.metadata.create_all(engine)
-        yield postgres.url
-        Base.metadata.drop_all(engine)
-    finally:
-        engine.dispose()
+    """The URL of this test session's own database, with the sqla-lab tables created once."""
+    with Workspace(postgres, purpose="pytest") as workspace:
+        # A sync engine here keeps this session-scoped fixture free of any event loop.
+        engine = create_engine(workspace.sync_url, poolclass=NullPool)
+        try:
+            Base.metadata.create_all(engine)
+        finally:
+            engine.dispose()
+        yield workspace.url
 
 
 if pytest_asyncio is not None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sqla_lab.errors import ConfigurationError
 from sqla_lab.models import Base
+from sqla_lab.workspace import TABLE_MARK
 
-__all__ = ["SeedCounts", "seed"]
+__all__ = ["SeedCounts", "seed", "seeded_counts"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,13 +38,26 @@ async def seed(
         posts_per_user: posts for each new user.
         reset: empty both tables (and restart their ids) first, so that the result is exactly
             ``users`` x ``posts_per_user`` whatever was there: run twice, same state.
+
+    Raises:
+        ConfigurationError: a ``users`` or ``posts`` table exists that sqla-lab did not create
+            (its comment does not carry sqla-lab's mark): it is never written to.
     """
     if users < 0 or posts_per_user < 0:
         raise ValueError("users and posts_per_user must be >= 0")
     async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+        await conn.run_sync(_create_own_tables)
         if reset:
-            await conn.execute(text("TRUNCATE posts, users RESTART IDENTITY CASCADE"))
+            # No CASCADE: a table of somebody else's that references ours makes this fail
+            # rather than be emptied with it.
+            try:
+                async with conn.begin_nested():
+                    await conn.execute(text("TRUNCATE posts, users RESTART IDENTITY"))
+            except DBAPIError as exc:
+                raise ConfigurationError(
+                    "cannot reset: another table references sqla-lab's tables "
+                    f"({str(exc.orig).splitlines()[0]})"
+                ) from None
         first_new_id = (
             await conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM users"))
         ).scalar_one()
@@ -73,3 +89,31 @@ async def seed(
         user_count = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
         post_count = (await conn.execute(text("SELECT count(*) FROM posts"))).scalar_one()
     return SeedCounts(users=int(user_count), posts=int(post_count))
+
+
+async def seeded_counts(engine: AsyncEngine) -> SeedCounts | None:
+    """The rows already in sqla-lab's tables, or ``None`` when they do not exist yet."""
+    async with engine.connect() as conn:
+        exists = await conn.run_sync(
+            lambda sync: all(inspect(sync).has_table(t.name) for t in Base.metadata.sorted_tables)
+        )
+        if not exists:
+            return None
+        users = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
+        posts = (await conn.execute(text("SELECT count(*) FROM posts"))).scalar_one()
+    return SeedCounts(users=int(users), posts=int(posts))
+
+
+def _create_own_tables(conn: Connection) -> None:
+    """Create the demo tables, refusing to use a table of the same name sqla-lab did not make."""
+    inspector = inspect(conn)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        comment = inspector.get_table_comment(table.name).get("text") or ""
+        if not comment.startswith(TABLE_MARK):
+            raise ConfigurationError(
+                f"table {table.name!r} exists and was not created by sqla-lab; "
+                "seed into a database of sqla-lab's own (--keep-database NEW_NAME)"
+            )
+    Base.metadata.create_all(conn)

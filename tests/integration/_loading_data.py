@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sqla_lab.postgres import PostgresServer
+from sqla_lab.workspace import Workspace
 
 
 async def fill(session: AsyncSession, *, users: int, posts_per_user: int) -> None:
@@ -33,16 +33,6 @@ async def fill(session: AsyncSession, *, users: int, posts_per_user: int) -> Non
 
 @contextmanager
 def separate_database(postgres: PostgresServer, name: str) -> Iterator[URL]:
-    """A fresh database ``name`` on ``postgres`` for the block, dropped afterwards."""
-
-    def drop() -> None:
-        with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-    drop()
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    try:
-        yield postgres.url.set(database=name)
-    finally:
-        drop()
+    """A fresh workspace on ``postgres`` for the block (``name`` is its purpose), dropped after."""
+    with Workspace(postgres, purpose=name.replace("_", "")[:20]) as workspace:
+        yield workspace.url

@@ -21,7 +21,7 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab import Database, NPlusOneDetected, NPlusOneDetector, PostEntity, UserEntity
 from sqla_lab.n_plus_one import NPlusOneWarning
-from sqla_lab.postgres import PostgresServer
+from sqla_lab.workspace import Workspace
 from tests.integration._loading_data import fill
 
 USERS = 6
@@ -230,8 +230,8 @@ async def test_other_sessions_are_not_watched(database: Database) -> None:
     assert detector.findings == ()
 
 
-def test_sync_session_lazy_loop_is_flagged(postgres: PostgresServer, database_url: URL) -> None:
-    engine = create_engine(postgres.sync_url, poolclass=NullPool)
+def test_sync_session_lazy_loop_is_flagged(workspace: Workspace, database_url: URL) -> None:
+    engine = create_engine(workspace.sync_url, poolclass=NullPool)
     try:
         with Session(engine) as sync_session, sync_session.begin():
             sync_session.add_all(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 
 from sqla_lab.postgres import PostgresServer
+from sqla_lab.workspace import Workspace
 from tests.helpers import orphaned_postmasters, postmasters
 
 pytestmark = pytest.mark.timeout(180)
@@ -65,12 +64,8 @@ def test_fixtures_on_the_embedded_server(
 @pytest.fixture
 def throwaway_database(postgres: PostgresServer) -> Iterator[str]:
     """A database of its own on the test server: the inner run creates and drops tables."""
-    name = f"plugin_test_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres.url.set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(postgres.dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with Workspace(postgres, purpose="plugintest") as workspace:
+        yield workspace.url.render_as_string(hide_password=False)
 
 
 def test_fixtures_on_an_existing_server(

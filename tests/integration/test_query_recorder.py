@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from sqla_lab import Database, QueryRecorder, UserEntity
-from sqla_lab.postgres import PostgresServer
+from sqla_lab.workspace import Workspace
 from tests.integration._loading_data import fill
 
 
@@ -149,8 +149,8 @@ async def test_executemany_counts_parameter_sets(session: AsyncSession) -> None:
     assert query.parameter_count == 2
 
 
-def test_sync_engine_and_session_with_psycopg(postgres: PostgresServer, database_url: URL) -> None:
-    engine = create_engine(postgres.sync_url, poolclass=NullPool)
+def test_sync_engine_and_session_with_psycopg(workspace: Workspace, database_url: URL) -> None:
+    engine = create_engine(workspace.sync_url, poolclass=NullPool)
     try:
         with Session(engine) as sync_session, QueryRecorder(sync_session) as recorder:
             sync_session.execute(text("SELECT CAST(:x AS integer)"), {"x": 1})

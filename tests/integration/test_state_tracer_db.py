@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, PostgresServer, StateTracer, UserEntity
+from sqla_lab import Database, StateTracer, UserEntity
+from sqla_lab.workspace import Workspace
 
 
 async def test_async_session_journey(database: Database) -> None:
@@ -82,8 +83,8 @@ async def test_detached_object_added_back(database: Database) -> None:
 @pytest.mark.parametrize(
     "expire_on_commit", [pytest.param(True, id="expire"), pytest.param(False, id="keep")]
 )
-def test_sync_sessionmaker_with_psycopg(postgres: PostgresServer, expire_on_commit: bool) -> None:
-    engine = create_engine(postgres.sync_url, poolclass=NullPool)
+def test_sync_sessionmaker_with_psycopg(workspace: Workspace, expire_on_commit: bool) -> None:
+    engine = create_engine(workspace.sync_url, poolclass=NullPool)
     maker = sessionmaker(engine, expire_on_commit=expire_on_commit)
     try:
         with StateTracer(maker) as tracer:

@@ -10,6 +10,7 @@ from sqla_lab.lab import LabContext, LabOutput, lab, select_labs
 from sqla_lab.labs import ALL_LABS
 from sqla_lab.postgres import parse_database_url
 from sqla_lab.settings import Settings
+from sqla_lab.workspace import Workspace
 
 
 def test_all_is_sorted_and_complete() -> None:
@@ -122,7 +123,8 @@ async def test_run_labs_reports_start_and_result_in_order() -> None:
     events: list[str] = []
     results = await run_labs(
         [make("a"), make("b")],  # type: ignore[list-item]
-        server=ExistingPostgres("postgresql://u:p@127.0.0.1:1/db"),  # never contacted
+        # A workspace is used as given, never contacted by run_labs itself.
+        server=Workspace(ExistingPostgres("postgresql://u:p@127.0.0.1:1/db")),
         settings=Settings(),
         on_start=lambda item, index, total: events.append(f"start {item.name} {index}/{total}"),
         on_result=lambda result: events.append(f"done {result.lab}"),

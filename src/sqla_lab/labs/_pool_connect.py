@@ -36,8 +36,8 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.measure import sample_interleaved
-from sqla_lab.postgres import EmbeddedPostgres
 from sqla_lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.urls import asyncpg_dsn
 
 __all__ = ["TRUST_ROLE", "connection_breakdown"]
 
@@ -85,19 +85,17 @@ async def _connect_and_close(dsn: str, *, ssl: Literal[False, "require"] | None 
 
 async def _enable_trust(ctx: LabContext) -> tuple[str | None, str]:
     """A DSN for the trusted role, or ``None`` and the reason it is not available."""
-    server = ctx.server
-    if not isinstance(server, EmbeddedPostgres):
+    server = ctx.embedded_server
+    if server is None:
         return None, "trust authentication needs a pg_hba.conf rule: embedded server only"
-    admin = await asyncpg.connect(server.dsn)
+    admin = await asyncpg.connect(ctx.workspace.dsn)
     try:
         with contextlib.suppress(asyncpg.DuplicateObjectError):
             await admin.execute(f"CREATE ROLE {TRUST_ROLE} LOGIN")
     finally:
         await admin.close()
     server.add_hba_rules(f"host all {TRUST_ROLE} {server.host}/32 trust")
-    dsn = server.url.set(
-        drivername="postgresql", username=TRUST_ROLE, password=None
-    ).render_as_string(hide_password=False)
+    dsn = asyncpg_dsn(ctx.workspace.url.set(username=TRUST_ROLE, password=None))
     if not await _poll(lambda: _connect_and_close(dsn, ssl=False)):
         return None, "the trust rule did not take effect"
     return dsn, "trust rule added to pg_hba.conf"
@@ -139,12 +137,12 @@ def _self_signed_certificate(directory: Path) -> tuple[bytes, bytes] | None:
 async def _tls(ctx: LabContext) -> AsyncIterator[str]:
     """Yield why TLS is (or is not) available; switch it off again afterwards if we turned
     it on, since asyncpg's default ``sslmode=prefer`` would otherwise use it everywhere."""
-    server = ctx.server
-    dsn = server.dsn
+    server = ctx.embedded_server
+    dsn = ctx.workspace.dsn
     if await _poll_once(lambda: _connect_and_close(dsn, ssl="require")):
         yield "the server already speaks TLS"
         return
-    if not isinstance(server, EmbeddedPostgres):
+    if server is None:
         yield "not measured: the server has no TLS and is not ours to configure"
         return
     if not await _ssl_library(dsn):
@@ -211,7 +209,7 @@ async def _engine_connect(engine: AsyncEngine) -> None:
 async def connection_breakdown(ctx: LabContext) -> LabOutput:
     """Finding ``pool.new-connection-breakdown`` with its table and chart."""
     repetitions = ctx.repetitions(full=200, quick=15)
-    server = ctx.server
+    server = ctx.workspace
     host, port = server.url.host or "127.0.0.1", server.url.port or 5432
     plain = {"ssl": False}
     warm_engine = create_async_engine(server.url, poolclass=NullPool, connect_args=plain)

@@ -87,7 +87,7 @@ def _kernel_keepalive_s() -> float | None:
 async def half_open_connection(ctx: LabContext) -> LabOutput:
     """Finding ``pool.half-open`` with its table."""
     ctx.progress.start("pool: a half-open connection (blackhole)", 2)
-    async with FaultProxy.for_url(ctx.server.url) as proxy:
+    async with FaultProxy.for_url(ctx.workspace.url) as proxy:
         url = proxy.proxied_url()
         options: dict[str, dict[str, Any]] = {
             DEFAULT: {},

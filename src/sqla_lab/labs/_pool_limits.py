@@ -173,7 +173,7 @@ async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, str]:
 
             async def step(label: str) -> None:
                 snap = monitor.snapshot()
-                backends = await count_backends(ctx.server.dsn, app)
+                backends = await count_backends(ctx.workspace.dsn, app)
                 rows.append(
                     (
                         label,

@@ -51,7 +51,7 @@ async def connect_lab(ctx: LabContext) -> LabOutput:
     repetitions = ctx.repetitions(full=200, quick=30)
     fresh_engine = ctx.engine(poolclass=NullPool)
     pooled_engine = ctx.engine(pool_size=1, max_overflow=0)
-    dsn = ctx.server.dsn
+    dsn = ctx.workspace.dsn
 
     async def raw_asyncpg() -> None:
         conn = await asyncpg.connect(dsn)

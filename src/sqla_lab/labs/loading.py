@@ -198,8 +198,10 @@ async def _latency_sweep(
     # Statement counts do not depend on latency: reuse those of the direct sweep.
     counts = {(p.strategy, p.users): p.counted for p in sweep if p.posts_per_user == 10}
     points: list[SweepPoint] = []
-    async with FaultProxy.for_url(ctx.server.url) as proxy:
-        engine = create_async_engine(proxy.proxied_url(ctx.server.url), pool_size=1, max_overflow=0)
+    async with FaultProxy.for_url(ctx.workspace.url) as proxy:
+        engine = create_async_engine(
+            proxy.proxied_url(ctx.workspace.url), pool_size=1, max_overflow=0
+        )
         try:
             # Open the pooled connection now, so no timed run pays for connecting.
             async with engine.connect() as connection:

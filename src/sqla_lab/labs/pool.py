@@ -106,7 +106,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         outcomes = {}
         for name, engine in (("without pre-ping", plain), ("with pre-ping", pinged)):
             before = await pid_of_next_checkout(engine)
-            killed = await terminate_backend(ctx.server.dsn, before)
+            killed = await terminate_backend(ctx.workspace.dsn, before)
             after = await attempt(pid_of_next_checkout(engine))
             then = await attempt(pid_of_next_checkout(engine))
             outcomes[name] = (before, killed, after, then)
@@ -222,7 +222,7 @@ async def _recycle(ctx: LabContext) -> LabOutput:
         old = await pid_of_next_checkout(recycling)
         ctx.progress.advance()
         doomed = await pid_of_next_checkout(long_lived)
-        await terminate_backend(ctx.server.dsn, doomed)
+        await terminate_backend(ctx.workspace.dsn, doomed)
         early_death = await attempt(pid_of_next_checkout(long_lived))
         ctx.progress.advance()
     finally:

@@ -86,7 +86,7 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
         finally:
             await wreckable.dispose()
         collision_warnings = tuple(seen)
-        threads = await asyncio.to_thread(_threads_with_sync_engine, ctx.server.sync_url)
+        threads = await asyncio.to_thread(_threads_with_sync_engine, ctx.workspace.sync_url)
         ctx.progress.advance()
         per_task = await _task_scoped(engine)
         ctx.progress.advance()
