@@ -192,8 +192,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(host: str, port: int) -> bool:
-    """Whether nothing listens on ``host:port`` and we could bind it."""
+    """Whether nothing listens on ``host:port`` and a server could bind it now.
+
+    Binds with ``SO_REUSEADDR``, as PostgreSQL and uvicorn do: connections of a server that
+    just stopped linger in TIME_WAIT, which blocks a plain bind for up to a minute but not
+    theirs; a socket that really listens there still makes the bind fail.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -23,15 +23,26 @@ from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 import pydantic
 import typer
 from rich.console import Console
+from sqlalchemy.engine import URL
 
 from sqla_lab import __version__
 from sqla_lab.errors import ConfigurationError, SqlaLabError
 from sqla_lab.lab import Lab, run_labs, select_labs
 from sqla_lab.labs import ALL_LABS
-from sqla_lab.postgres import EmbeddedPostgres, PostgresServer, server_from_url
+from sqla_lab.postgres import (
+    EmbeddedPostgres,
+    PostgresServer,
+    is_sqla_lab_data_dir,
+    read_state,
+    running_postmaster,
+    server_from_url,
+    stop_data_dir,
+)
 from sqla_lab.report.console import ConsoleProgress, render_labs, render_results
 from sqla_lab.results import LabResult, dump_results
 from sqla_lab.settings import Settings
+from sqla_lab.urls import asyncpg_dsn
+from sqla_lab.workspace import Workspace
 
 __all__ = ["app", "main"]
 
@@ -187,13 +198,17 @@ def _measure(
     on_result: Callable[[LabResult], None] | None = None,
 ) -> list[LabResult]:
     """Run ``selected`` on the configured server (started and stopped here) with progress."""
-    with _server(settings) as server:
-        console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
+    with _server(settings) as server, Workspace(server, purpose="run") as workspace:
+        console.print(
+            f"[dim]PostgreSQL {server.server_version} at {server.display_url}; working in "
+            f"{workspace.kind} {workspace.name} (dropped at the end)[/]",
+            soft_wrap=True,
+        )
         with ConsoleProgress(console) as progress:
             return _run_async(
                 run_labs(
                     selected,
-                    server=server,
+                    server=workspace,
                     settings=settings,
                     progress=progress,
                     quick=quick,
@@ -258,6 +273,18 @@ def run(
         console.print(f"[dim]results written to {json_file}[/]")
 
 
+KeepDatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--keep-database",
+        metavar="NAME",
+        help="Keep the data in database NAME (created by sqla-lab, or an empty one) instead "
+        "of a temporary database dropped at the end.",
+        show_default=False,
+    ),
+]
+
+
 @app.command("seed")
 @_handle_errors
 def seed_command(
@@ -266,8 +293,10 @@ def seed_command(
         int, typer.Option("--posts-per-user", min=0, help="Posts per new user.")
     ] = 10,
     reset: Annotated[
-        bool, typer.Option("--reset", help="Empty the tables first (idempotent).")
+        bool,
+        typer.Option("--reset", help="Empty sqla-lab's tables first (idempotent)."),
     ] = False,
+    keep_database: KeepDatabaseOption = None,
     database_url: DatabaseUrlOption = None,
     data_dir: Annotated[
         Path | None,
@@ -276,16 +305,19 @@ def seed_command(
     pg_version: PgVersionOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
 ) -> None:
-    """Bulk-load users and posts (INSERT ... SELECT generate_series)."""
+    """Bulk-load users and posts (INSERT ... SELECT generate_series) in sqla-lab's database."""
     from sqla_lab.database import Database
     from sqla_lab.seeding import seed
 
     settings = _settings(database_url=database_url, pg_version=pg_version)
     console = _stderr() if as_json else Console()
-    with _server(settings, data_dir=data_dir, keep=data_dir is not None) as server:
+    with (
+        _server(settings, data_dir=data_dir, keep=data_dir is not None) as server,
+        Workspace(server, purpose="seed", keep=keep_database) as workspace,
+    ):
 
         async def load() -> tuple[Any, float]:
-            async with Database(server.url) as db:
+            async with Database(workspace.url) as db:
                 started = time.perf_counter()
                 counts = await seed(
                     db.engine, users=users, posts_per_user=posts_per_user, reset=reset
@@ -294,80 +326,248 @@ def seed_command(
 
         counts, elapsed = _run_async(load())
     if as_json:
-        _emit_json({"users": counts.users, "posts": counts.posts, "seconds": elapsed})
+        _emit_json(
+            {
+                "users": counts.users,
+                "posts": counts.posts,
+                "seconds": elapsed,
+                "database": workspace.name if workspace.kept else None,
+            }
+        )
         return
     console.print(
         f"{counts.users:,} users and {counts.posts:,} posts in the database ({elapsed:.2f} s)"
     )
-    if server.embedded and data_dir is None:
+    if workspace.kept:
+        console.print(f"[dim]kept in database {workspace.name!r}[/]")
+    else:
         console.print(
-            "[yellow]note: this embedded server was temporary; use --data-dir DIR to keep "
-            "the data, or --database-url for your own server[/]"
+            "[yellow]note: the data went into a temporary database, dropped again; "
+            "use --keep-database NAME to keep it[/]"
         )
+
+
+def _default_data_dir() -> Path:
+    """Where ``db up --detach`` keeps its server unless told otherwise: one per account."""
+    return Path(tempfile.gettempdir()) / f"sqla-lab-db-{os.getuid()}"
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data directory (default: temporary; with --detach, one per account under the "
+        "temporary directory).",
+        show_default=False,
+    ),
+]
 
 
 @db_app.command("up")
 @_handle_errors
 def db_up(
-    data_dir: Annotated[
-        Path | None, typer.Option("--data-dir", help="Data directory (default: temporary).")
-    ] = None,
+    data_dir: DataDirOption = None,
     keep: Annotated[
         bool, typer.Option("--keep", help="Keep the data directory after stopping.")
     ] = False,
     port: Annotated[
         int, typer.Option("--port", min=0, max=65535, help="TCP port (0: a free one).")
     ] = 0,
+    user: Annotated[str, typer.Option("--user", help="The superuser to create.")] = "postgres",
+    password: Annotated[
+        str | None,
+        typer.Option(
+            "--password", help="Its password (default: a random one).", show_default=False
+        ),
+    ] = None,
+    database: Annotated[
+        str, typer.Option("--database", help="A database to create (the URL names it).")
+    ] = "postgres",
+    detach: Annotated[
+        bool,
+        typer.Option(
+            "--detach", help="Return once the server is ready and leave it running (db down)."
+        ),
+    ] = False,
     pg_version: PgVersionOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the connection details as JSON.")
     ] = False,
+    as_env: Annotated[
+        bool,
+        typer.Option("--env", help="Print DATABASE_URL and PG* variables, one per line."),
+    ] = False,
 ) -> None:
-    """Start an embedded PostgreSQL in the foreground; Ctrl-C stops it."""
+    """Start an embedded PostgreSQL: in the foreground until Ctrl-C, or --detach."""
+    if as_json and as_env:
+        raise ConfigurationError("choose one of --json and --env")
+    if not user.strip() or not database.strip():
+        raise ConfigurationError("--user and --database must not be empty")
     settings = _settings(pg_version=pg_version)
+    if detach and data_dir is None:
+        data_dir = _default_data_dir()
     server = EmbeddedPostgres(
         settings.pg_version,
         bin_dir=settings.pg_bin,
         data_dir=data_dir,
         keep=keep,
         port=port,
+        user=user,
+        password=password,
+        database=database,
+        detached=detach,
     )
-    console = _stderr() if as_json else Console()
+    console = _stderr() if as_json or as_env else Console()
     started = time.perf_counter()
-    try:
-        with server:
-            _announce(
-                server, console, as_json=as_json, keep=keep, elapsed=time.perf_counter() - started
+    if detach:
+        try:
+            server.start()
+        except BaseException:
+            server.close()
+            raise
+        details = _details(server)
+        server.detach()
+        _announce(server.url, details, console, as_json=as_json, as_env=as_env)
+        if not (as_json or as_env):
+            console.print(
+                f"[dim]running in the background; stop it with: sqla-lab db down "
+                f"--data-dir {server.root}[/]",
+                soft_wrap=True,
             )
-            while server.pid is not None:
-                time.sleep(0.2)
-    except KeyboardInterrupt:
-        # Ctrl-C is how this command is meant to end: the server is stopped by now; exit 0.
-        console.print("PostgreSQL stopped")
         return
+    with server:
+        details = _details(server)
+        _announce(server.url, details, console, as_json=as_json, as_env=as_env)
+        if not (as_json or as_env):
+            console.print(
+                f"[dim]ready in {time.perf_counter() - started:.2f} s; data in {server.root}; "
+                "press Ctrl-C to stop[/]",
+                soft_wrap=True,
+            )
+        while server.pid is not None:
+            time.sleep(0.2)
     raise SqlaLabError(f"PostgreSQL exited unexpectedly; see {server.log_file}")
 
 
-def _announce(
-    server: EmbeddedPostgres, console: Console, *, as_json: bool, keep: bool, elapsed: float
+@db_app.command("down")
+@_handle_errors
+def db_down(
+    data_dir: DataDirOption = None,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the data directory even if up did not.")
+    ] = False,
 ) -> None:
+    """Stop a server started with 'db up --detach' (and delete it unless it was kept)."""
+    root = (data_dir or _default_data_dir()).expanduser().resolve()
+    if not root.exists():
+        raise ConfigurationError(f"no sqla-lab server in {root}: the directory does not exist")
+    was_running = stop_data_dir(root, delete=False if keep else None)
+    Console(stderr=True).print(
+        f"PostgreSQL in {root} stopped" if was_running else f"no server was running in {root}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@db_app.command("status")
+@_handle_errors
+def db_status(
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+    as_env: Annotated[
+        bool,
+        typer.Option("--env", help="Print DATABASE_URL and PG* variables, one per line."),
+    ] = False,
+) -> None:
+    """Say whether the server of a data directory runs, and how to reach it (exit 3 if not)."""
+    root = (data_dir or _default_data_dir()).expanduser().resolve()
+    if not root.exists() or not is_sqla_lab_data_dir(root):
+        details: dict[str, Any] = {"running": False, "data_dir": str(root)}
+        if as_json:
+            _emit_json(details, indent=None)
+        else:
+            Console(stderr=True).print(f"no sqla-lab server in {root}", highlight=False)
+        raise typer.Exit(3)
+    state = read_state(root) or {}
+    pid = running_postmaster(root / "pgdata")
+    password = (root / "password").read_text().strip() if pid is not None else None
+    if pid is None or password is None:
+        if as_json:
+            _emit_json({"running": False, "data_dir": str(root)}, indent=None)
+        else:
+            Console(stderr=True).print(f"the server in {root} is not running", highlight=False)
+        raise typer.Exit(3)
+    url = URL.create(
+        "postgresql+asyncpg",
+        username=state.get("user", "postgres"),
+        password=password,
+        host=state.get("host", "127.0.0.1"),
+        port=state.get("port"),
+        database=state.get("database", "postgres"),
+    )
     details = {
+        "running": True,
+        "url": url.render_as_string(hide_password=False),
+        "dsn": asyncpg_dsn(url),
+        "host": url.host,
+        "port": url.port,
+        "user": url.username,
+        "database": url.database,
+        "data_dir": str(root),
+        "pid": pid,
+        "version": state.get("version"),
+        "keep": state.get("keep", False),
+    }
+    _announce(url, details, Console(), as_json=as_json, as_env=as_env)
+
+
+def _details(server: EmbeddedPostgres) -> dict[str, Any]:
+    return {
+        "running": True,
         "url": server.url.render_as_string(hide_password=False),
         "dsn": server.dsn,
         "host": server.host,
         "port": server.port,
+        "user": server.user,
+        "database": server.database,
         "data_dir": str(server.root),
-        "socket_dir": str(server.socket_dir),
-        "pid": server.pid,
+        "socket_dir": str(server.socket_dir) if server.socket_dir else None,
+        "pid": server.pid if server.pid is not None else running_postmaster_of(server),
         "version": server.server_version,
-        "keep": keep,
+        "keep": server.keep,
     }
+
+
+def running_postmaster_of(server: EmbeddedPostgres) -> int | None:
+    """The postmaster's pid of a server, also once it was detached."""
+    return running_postmaster(server.data_dir) if server.data_dir is not None else None
+
+
+def _announce(
+    url: URL, details: dict[str, Any], console: Console, *, as_json: bool, as_env: bool
+) -> None:
     if as_json:
         _emit_json(details, indent=None)  # one line, easy to read from a script
         return
-    console.print(f"PostgreSQL {server.server_version} ready in {elapsed:.2f} s")
-    console.print(f"export DATABASE_URL='{details['url']}'", soft_wrap=True, highlight=False)
-    console.print(f"[dim]data in {server.root}; press Ctrl-C to stop[/]")
+    plain = url.set(drivername="postgresql")
+    if as_env:
+        lines = {
+            "DATABASE_URL": plain.render_as_string(hide_password=False),
+            "PGHOST": url.host,
+            "PGPORT": url.port,
+            "PGUSER": url.username,
+            "PGPASSWORD": url.password,
+            "PGDATABASE": url.database,
+        }
+        sys.stdout.write("".join(f"{name}={value}\n" for name, value in lines.items()))
+        sys.stdout.flush()
+        return
+    console.print(f"PostgreSQL {details.get('version')} at {url.host}:{url.port}", highlight=False)
+    console.print(
+        f"export DATABASE_URL='{plain.render_as_string(hide_password=False)}'",
+        soft_wrap=True,
+        highlight=False,
+    )
 
 
 @app.command()

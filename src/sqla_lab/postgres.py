@@ -21,6 +21,7 @@ import asyncio
 import atexit
 import contextlib
 import enum
+import json
 import os
 import secrets
 import shutil
@@ -30,12 +31,12 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import asyncpg
 import psycopg
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+import psycopg.sql
+from sqlalchemy.engine import URL
 
 from sqla_lab._process import (
     RunAs,
@@ -52,16 +53,23 @@ from sqla_lab.errors import (
     PostgresError,
     PostgresStartError,
 )
+from sqla_lab.urls import asyncpg_dsn, libpq_conninfo, parse_database_url
 
 __all__ = [
     "EmbeddedPostgres",
     "ExistingPostgres",
     "PostgresServer",
     "Status",
+    "describe_url",
+    "first_line",
+    "is_sqla_lab_data_dir",
     "parse_database_url",
     "probe_async",
     "probe_sync",
+    "read_state",
+    "running_postmaster",
     "server_from_url",
+    "stop_data_dir",
     "sweep_stale_directories",
 ]
 
@@ -70,6 +78,12 @@ _DATA_SUBDIR = "pgdata"
 _LOG_FILE = "postgres.log"
 _MARKER_FILE = "sqla-lab-data-dir"
 _KEEP_FILE = "keep"
+_STATE_FILE = "server.json"
+#: The marker file says so when sqla-lab made the directory itself (and may remove it).
+_MADE_DIRECTORY = "made-directory"
+_OWN_ENTRIES = frozenset(
+    {_PASSWORD_FILE, _MARKER_FILE, _KEEP_FILE, _STATE_FILE, _DATA_SUBDIR, _LOG_FILE}
+)
 _ROOT_PREFIX = "sqla-lab-pg-"
 _SOCKET_PREFIX = "sqla-lab-sock-"
 #: A temporary cluster untouched this long, with no postmaster, was left by a killed process.
@@ -85,33 +99,13 @@ class Status(enum.Enum):
     RUNNING = "running"
 
 
-def parse_database_url(url: str | URL) -> URL:
-    """Validate a PostgreSQL URL and return it with the asyncpg driver.
-
-    Accepts ``postgresql://``, ``postgres://`` and any ``postgresql+driver://`` spelling.
-
-    Raises:
-        ConfigurationError: unparsable, or not a PostgreSQL URL.
-    """
-    try:
-        parsed = make_url(url) if isinstance(url, str) else url
-    except (ArgumentError, ValueError) as exc:
-        raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from None
-    if parsed.get_backend_name() not in {"postgresql", "postgres"}:
-        raise ConfigurationError(
-            f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), "
-            f"not {parsed.get_backend_name()!r}"
-        )
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        raise ConfigurationError(f"DATABASE_URL has an invalid port: {parsed.port}")
-    return parsed.set(drivername="postgresql+asyncpg")
-
-
-def _describe(url: URL) -> str:
+def describe_url(url: URL) -> str:
+    """``user@host:port/database``: a URL to name in a message, without its password."""
     return f"{url.username or '?'}@{url.host or 'localhost'}:{url.port or 5432}/{url.database}"
 
 
-def _reason(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name."""
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
 
@@ -122,12 +116,13 @@ def probe_sync(url: URL, *, timeout: float = 5.0) -> str:
     Raises:
         DatabaseUnavailable: unreachable, refused, or authentication failed.
     """
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as conn:
+        with psycopg.connect(libpq_conninfo(url), connect_timeout=max(1, int(timeout))) as conn:
             version = conn.execute("SHOW server_version").fetchone()
     except (psycopg.Error, OSError) as exc:
-        raise DatabaseUnavailable(f"cannot connect to {_describe(url)}: {_reason(exc)}") from None
+        raise DatabaseUnavailable(
+            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+        ) from None
     return str(version[0]) if version else "unknown"
 
 
@@ -137,11 +132,12 @@ async def probe_async(url: URL, *, timeout: float = 5.0) -> str:  # noqa: ASYNC1
     Raises:
         DatabaseUnavailable: unreachable, refused, or authentication failed.
     """
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
-        conn = await asyncpg.connect(dsn, timeout=timeout)
+        conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
     except (TimeoutError, asyncpg.PostgresError, OSError, ValueError) as exc:
-        raise DatabaseUnavailable(f"cannot connect to {_describe(url)}: {_reason(exc)}") from None
+        raise DatabaseUnavailable(
+            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+        ) from None
     try:
         return str(await conn.fetchval("SHOW server_version"))
     finally:
@@ -172,8 +168,13 @@ class PostgresServer:
 
     @property
     def dsn(self) -> str:
-        """A libpq ``postgresql://`` DSN (with password) for raw asyncpg and psycopg."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        """A ``postgresql://`` DSN (with password) for raw ``asyncpg.connect``."""
+        return asyncpg_dsn(self.url)
+
+    @property
+    def conninfo(self) -> str:
+        """A ``postgresql://`` URI (with password) for libpq clients such as psycopg."""
+        return libpq_conninfo(self.url)
 
     @property
     def display_url(self) -> str:
@@ -278,8 +279,17 @@ class EmbeddedPostgres(PostgresServer):
         keep: keep ``data_dir`` on close, so the next start is a warm start.
         host: listen address; loopback only unless you really mean otherwise.
         port: TCP port; 0 picks a free one.
+        user: the superuser initdb creates.
+        password: its password; default a random one.
+        database: the database the URL names, created at start if missing.
         server_settings: extra ``-c name=value`` settings (e.g. ``{"fsync": "off"}``).
         startup_timeout: seconds to wait for the server to accept connections.
+        detached: let the server outlive this process (``sqla-lab db up --detach``): no
+            parent-death signal, no stop at exit; :func:`stop_data_dir` stops it later.
+
+    A ``data_dir`` is used only if it is new, empty, or a cluster sqla-lab created (it holds
+    sqla-lab's marker file) with no server running in it; sqla-lab deletes only what it
+    created there, and never a directory it did not make.
     """
 
     embedded = True
@@ -294,9 +304,11 @@ class EmbeddedPostgres(PostgresServer):
         host: str = "127.0.0.1",
         port: int = 0,
         user: str = "postgres",
+        password: str | None = None,
         database: str = "postgres",
         server_settings: dict[str, str] | None = None,
         startup_timeout: float = 30.0,
+        detached: bool = False,
     ) -> None:
         self.bin_dir = find_bin_dir(version, bin_dir)
         self.version = version
@@ -308,9 +320,16 @@ class EmbeddedPostgres(PostgresServer):
         self.keep = keep
         self.server_settings = dict(server_settings or {})
         self.startup_timeout = startup_timeout
-        self._owns_root = data_dir is None
-        self.root = Path(data_dir).expanduser().resolve() if data_dir else None
+        if data_dir is not None and not str(data_dir).strip():
+            raise ConfigurationError("the data directory must not be empty ('')")
+        self.root = Path(data_dir).expanduser().resolve() if data_dir is not None else None
+        self.detached = detached
+        self._wanted_password = password
         self.password: str | None = None
+        #: Whether this object made ``root`` itself (so may remove the directory, not only
+        #: what it put inside) and whether the cluster in it is ours to delete.
+        self._made_root = False
+        self._owns_cluster = False
         self._process: subprocess.Popen[bytes] | None = None
         self._socket_dir: Path | None = None
         self._run_as: RunAs = run_as_for_current_user()
@@ -368,14 +387,20 @@ class EmbeddedPostgres(PostgresServer):
             PostgresStartError: the directory is unusable or initdb failed.
         """
         if self.status is not Status.NOT_INITIALIZED:
-            self._load_password()
+            self._adopt_existing_cluster()
             return
         root = self._prepare_root()
-        self.password = secrets.token_urlsafe(24)
+        self.password = self._wanted_password or secrets.token_urlsafe(24)
         password_file = root / _PASSWORD_FILE
         password_file.write_text(self.password + "\n")
         password_file.chmod(0o600)
-        (root / _MARKER_FILE).write_text("created by sqla-lab; safe to delete when stopped\n")
+        marker = root / _MARKER_FILE
+        made = self._made_root or (marker.is_file() and _MADE_DIRECTORY in marker.read_text())
+        marker.write_text(
+            "created by sqla-lab; safe to delete when stopped\n"
+            + (f"{_MADE_DIRECTORY}\n" if made else "")
+        )
+        self._owns_cluster = True
         if self.keep:
             (root / _KEEP_FILE).write_text("kept on purpose: never swept\n")
         self._run_as.chown(root)
@@ -418,6 +443,7 @@ class EmbeddedPostgres(PostgresServer):
             return
         self.init()
         self._spawn_and_wait()
+        self._finish_setup()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown (SIGINT); escalate to SIGQUIT and SIGKILL if it will not go."""
@@ -442,10 +468,19 @@ class EmbeddedPostgres(PostgresServer):
             self._socket_dir = None
 
     def destroy(self) -> None:
-        """Stop and delete the whole directory, even one passed as ``data_dir``."""
+        """Stop, and delete the cluster sqla-lab created; never anything else.
+
+        The directory itself goes only if this object made it; in a directory the caller
+        gave, only what sqla-lab put there is removed. A directory without sqla-lab's marker,
+        or with another server running in it, is left exactly as it is.
+        """
         self.stop()
-        if self.root is not None and self.root.exists():
-            shutil.rmtree(self.root, ignore_errors=True)
+        root = self.root
+        if root is None or not self._owns_cluster or not (root / _MARKER_FILE).is_file():
+            return
+        if running_postmaster(root / _DATA_SUBDIR) is not None:
+            return
+        _remove_cluster(root)
 
     def close(self) -> None:
         """Stop; delete the data unless ``keep`` was asked for."""
@@ -534,9 +569,14 @@ class EmbeddedPostgres(PostgresServer):
         if self.root is None:
             sweep_stale_directories(Path(tempfile.gettempdir()))
             self.root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
+            self._made_root = True
         root = self.root
         try:
-            root.mkdir(parents=True, exist_ok=True)
+            if not root.exists():
+                root.mkdir(parents=True)
+                self._made_root = True
+            elif not root.is_dir():
+                raise PostgresStartError(f"data directory {root} is not a directory")
             probe = root / ".write-test"
             probe.write_text("")
             probe.unlink()
@@ -544,7 +584,8 @@ class EmbeddedPostgres(PostgresServer):
             raise PostgresStartError(
                 f"data directory {root} is not writable: {exc.strerror or exc}"
             ) from None
-        if any(p.name not in {_PASSWORD_FILE, _MARKER_FILE, _KEEP_FILE} for p in root.iterdir()):
+        foreign = [p.name for p in root.iterdir() if p.name not in _OWN_ENTRIES]
+        if foreign or (any(root.iterdir()) and not (root / _MARKER_FILE).is_file()):
             raise PostgresStartError(
                 f"data directory {root} is not empty and holds no sqla-lab cluster; "
                 "choose an empty or new directory"
@@ -557,14 +598,80 @@ class EmbeddedPostgres(PostgresServer):
         root.chmod(0o700)
         return root
 
-    def _load_password(self) -> None:
+    def _adopt_existing_cluster(self) -> None:
+        """Use a cluster found in ``root``: only sqla-lab's own, and only if nothing runs it."""
         assert self.root is not None
+        if not (self.root / _MARKER_FILE).is_file():
+            raise PostgresStartError(
+                f"data directory {self.root} holds a PostgreSQL cluster sqla-lab did not create"
+            )
+        pid = running_postmaster(self.root / _DATA_SUBDIR)
+        if pid is not None:
+            raise PostgresStartError(
+                f"a PostgreSQL server (pid {pid}) is already running in {self.root}; "
+                f"stop it first (sqla-lab db down --data-dir {self.root})"
+            )
+        self._owns_cluster = True
+        state = read_state(self.root)
+        if state is not None and state.get("user") not in (None, self.user):
+            raise PostgresStartError(
+                f"data directory {self.root} holds a cluster for user {state['user']!r}, "
+                f"not {self.user!r}"
+            )
         try:
             self.password = (self.root / _PASSWORD_FILE).read_text().strip()
         except OSError:
             raise PostgresStartError(
                 f"data directory {self.root} has a cluster but no sqla-lab password file"
             ) from None
+
+    def _finish_setup(self) -> None:
+        """Apply a new ``password`` to a kept cluster, create ``database``, record the state."""
+        admin = self.url.set(database="postgres")
+        with psycopg.connect(libpq_conninfo(admin), autocommit=True) as conn:
+            if self._wanted_password is not None and self._wanted_password != self.password:
+                conn.execute(
+                    psycopg.sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        psycopg.sql.Identifier(self.user),
+                        psycopg.sql.Literal(self._wanted_password),
+                    )
+                )
+                self.password = self._wanted_password
+                assert self.root is not None
+                (self.root / _PASSWORD_FILE).write_text(self.password + "\n")
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
+            ).fetchone()
+            if exists is None:
+                conn.execute(
+                    psycopg.sql.SQL("CREATE DATABASE {}").format(
+                        psycopg.sql.Identifier(self.database)
+                    )
+                )
+        self._write_state()
+
+    def _write_state(self) -> None:
+        assert self.root is not None
+        state = {
+            "user": self.user,
+            "database": self.database,
+            "host": self.host,
+            "port": self.port,
+            "pid": self.pid,
+            "version": self.server_version,
+            "keep": self.keep,
+            "detached": self.detached,
+            "socket_dir": str(self._socket_dir) if self._socket_dir else None,
+        }
+        (self.root / _STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
+
+    def detach(self) -> None:
+        """Leave the (detached) server running when this object and this process go."""
+        if not self.detached:
+            raise PostgresError("only a server created with detached=True can be left running")
+        self._process = None
+        self._socket_dir = None
+        atexit.unregister(self._atexit)
 
     def _spawn_and_wait(self) -> None:
         last_error: PostgresStartError | None = None
@@ -602,8 +709,9 @@ class EmbeddedPostgres(PostgresServer):
             "unix_socket_directories": str(self._socket_dir),
             "max_connections": "200",
             "logging_collector": "off",
-            # Names the owning process in `ps` and lets tests find a server's owner.
-            "cluster_name": f"sqla-lab-{os.getpid()}",
+            # Names the owning process in `ps` and lets tests find a server's owner; a
+            # detached server has none on purpose.
+            "cluster_name": "sqla-lab-detached" if self.detached else f"sqla-lab-{os.getpid()}",
             **self.server_settings,
         }
         command = [str(self._bin("postgres")), "-D", str(self.data_dir)]
@@ -623,7 +731,7 @@ class EmbeddedPostgres(PostgresServer):
                 extra_groups=self._child_groups,
                 start_new_session=True,
                 # Runs after the user switch, which would otherwise clear it.
-                preexec_fn=set_parent_death_signal,
+                preexec_fn=None if self.detached else set_parent_death_signal,
             )
         finally:
             log.close()
@@ -637,7 +745,8 @@ class EmbeddedPostgres(PostgresServer):
             if process.poll() is not None:
                 raise PostgresStartError(f"postgres exited at start-up: {self._log_reason()}")
             try:
-                self.server_version = probe_sync(self.url, timeout=2.0)
+                # The maintenance database: the one the URL names may not exist yet.
+                self.server_version = probe_sync(self.url.set(database="postgres"), timeout=2.0)
             except DatabaseUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise PostgresStartError(
@@ -689,6 +798,99 @@ def sweep_stale_directories(parent: Path, *, older_than_s: float = _STALE_AFTER_
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
+
+
+def _remove_cluster(root: Path) -> None:
+    """Delete what sqla-lab put in ``root``; the directory too if sqla-lab made it and nothing
+    else is left in it. A file somebody else put there is never removed."""
+    try:
+        made_directory = _MADE_DIRECTORY in (root / _MARKER_FILE).read_text()
+    except OSError:
+        return
+    for name in (_DATA_SUBDIR, _PASSWORD_FILE, _LOG_FILE, _STATE_FILE, _KEEP_FILE):
+        path = root / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    (root / _MARKER_FILE).unlink(missing_ok=True)
+    if made_directory:
+        with contextlib.suppress(OSError):
+            root.rmdir()  # fails, and keeps the directory, if anything else is in it
+
+
+def running_postmaster(pgdata: Path) -> int | None:
+    """The pid of the postmaster running in ``pgdata``, read from its ``postmaster.pid``."""
+    try:
+        first = (pgdata / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+        pid = int(first)
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+    except OSError:
+        return pid  # no /proc here: trust the pid file
+    # A stale pid file whose pid now belongs to another program.
+    return pid if argv0.endswith(b"postgres") else None
+
+
+def read_state(root: Path) -> dict[str, Any] | None:
+    """What ``sqla-lab db up`` recorded about the server of data directory ``root``."""
+    try:
+        state = json.loads((root / _STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def is_sqla_lab_data_dir(root: Path) -> bool:
+    """Whether ``root`` is a data directory sqla-lab created (it holds sqla-lab's marker)."""
+    return (root / _MARKER_FILE).is_file()
+
+
+def stop_data_dir(root: Path, *, timeout: float = 10.0, delete: bool | None = None) -> bool:
+    """Stop the server running in sqla-lab data directory ``root`` (from any process).
+
+    Args:
+        root: a directory ``sqla-lab db up`` initialised.
+        timeout: seconds to wait for a fast shutdown before escalating.
+        delete: remove the cluster afterwards; default: unless it was started with ``--keep``.
+
+    Returns:
+        Whether a server was running.
+
+    Raises:
+        PostgresError: ``root`` is not a sqla-lab data directory, or the server would not stop.
+    """
+    if not is_sqla_lab_data_dir(root):
+        raise PostgresError(f"{root} is not a sqla-lab data directory")
+    state = read_state(root) or {}
+    pid = running_postmaster(root / _DATA_SUBDIR)
+    if pid is not None:
+        for sig, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+            deadline = time.monotonic() + wait
+            while running_postmaster(root / _DATA_SUBDIR) == pid and time.monotonic() < deadline:
+                time.sleep(0.02)
+            if running_postmaster(root / _DATA_SUBDIR) != pid:
+                break
+        else:
+            raise PostgresError(f"the server in {root} (pid {pid}) did not stop")
+    socket_dir = state.get("socket_dir")
+    if isinstance(socket_dir, str) and Path(socket_dir).name.startswith(_SOCKET_PREFIX):
+        shutil.rmtree(socket_dir, ignore_errors=True)
+    if delete is None:
+        delete = not (root / _KEEP_FILE).exists()
+    if delete:
+        _remove_cluster(root)
+    return pid is not None
 
 
 def _interesting_line(text: str) -> str:

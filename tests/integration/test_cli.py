@@ -154,7 +154,7 @@ def test_db_up_prints_its_url_and_stops_on_ctrl_c(no_new_postmasters: None) -> N
         assert details["host"] == "127.0.0.1"
         assert details["pid"] in postmaster_pids()
         process.send_signal(signal.SIGINT)
-        assert process.wait(30) == 0
+        assert process.wait(30) == 130  # Ctrl-C, as every command
         assert details["pid"] not in postmaster_pids()
         assert not Path(details["data_dir"]).exists()
     finally:
@@ -197,7 +197,7 @@ def test_db_up_keeps_a_data_dir_across_runs(no_new_postmasters: None) -> None:
                 assert process.stdout is not None
                 urls.append(json.loads(process.stdout.readline())["url"])
                 process.send_signal(signal.SIGINT)
-                assert process.wait(30) == 0
+                assert process.wait(30) == 130  # Ctrl-C, as every command
             finally:
                 process.kill()
                 process.communicate()

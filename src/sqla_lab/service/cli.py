@@ -23,6 +23,7 @@ from sqla_lab._process import free_port, port_is_free
 from sqla_lab.cli import (
     DatabaseUrlOption,
     JsonFileOption,
+    KeepDatabaseOption,
     PgVersionOption,
     _check_writable,
     _emit_json,
@@ -37,16 +38,23 @@ from sqla_lab.errors import ConfigurationError
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.report.console import evidence_table
 from sqla_lab.results import Environment, LabResult, dump_results
-from sqla_lab.seeding import SeedCounts, seed
+from sqla_lab.seeding import SeedCounts, seed, seeded_counts
 from sqla_lab.service.load import LoadRun, LoadSpec, check_loopback, run_locust, sweep_result
 from sqla_lab.service.server import LOOPBACK, ServiceProcess, serve_forever
+from sqla_lab.workspace import Workspace
 
 __all__ = ["load", "serve"]
 
 
-def _seed(server: PostgresServer, users: int, posts_per_user: int) -> SeedCounts:
+def _seed(
+    server: PostgresServer, users: int, posts_per_user: int, *, only_if_empty: bool = False
+) -> SeedCounts:
     async def go() -> SeedCounts:
         async with Database(server.url) as db:
+            if only_if_empty:
+                existing = await seeded_counts(db.engine)
+                if existing is not None and existing.users:
+                    return existing
             return await seed(db.engine, users=users, posts_per_user=posts_per_user)
 
     return asyncio.run(go())
@@ -78,6 +86,7 @@ def serve(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print where it serves as one JSON line on stdout.")
     ] = False,
+    keep_database: KeepDatabaseOption = None,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
 ) -> None:
@@ -95,15 +104,23 @@ def serve(
         statement_timeout_ms=statement_timeout_ms,
     )
     console = Console(stderr=True)
-    with _server(settings) as server:
-        console.print(f"[dim]PostgreSQL {server.server_version} at {server.display_url}[/]")
-        counts = _seed(server, users, posts_per_user) if do_seed else None
+    with (
+        _server(settings) as server,
+        Workspace(server, purpose="serve", keep=keep_database) as workspace,
+    ):
+        console.print(f"[dim]PostgreSQL {server.server_version} at {workspace.display_url}[/]")
+        # A kept database is seeded once, not again on every start.
+        counts = (
+            _seed(workspace, users, posts_per_user, only_if_empty=workspace.kept)
+            if do_seed
+            else None
+        )
         if counts is not None:
             console.print(f"[dim]{counts.users:,} users and {counts.posts:,} posts[/]")
         if as_json:
             details = {
                 "url": f"http://{host}:{port}",
-                "database": server.display_url,
+                "database": workspace.display_url,
                 "postgresql": server.server_version,
                 "users": counts.users if counts else None,
                 "posts": counts.posts if counts else None,
@@ -115,7 +132,7 @@ def serve(
             "Ctrl-C stops the service and the database",
             highlight=False,
         )
-        serve_settings = settings.model_copy(update={"database_url": _url_with_password(server)})
+        serve_settings = settings.model_copy(update={"database_url": _url_with_password(workspace)})
         serve_forever(serve_settings, host=host, port=port, access_log=access_log)
 
 
@@ -226,11 +243,11 @@ def load(
         with _progress(console) as progress:
             runs.append((None, _run_with_progress(progress, "load", target, spec, out_dir, "load")))
     else:
-        with _server(settings) as server:
+        with _server(settings) as server, Workspace(server, purpose="load") as workspace:
             environment = Environment.current(
                 postgresql=server.server_version or "unknown", embedded=server.embedded
             )
-            counts = _seed(server, seed_users, seed_posts_per_user)
+            counts = _seed(workspace, seed_users, seed_posts_per_user)
             console.print(
                 f"[dim]PostgreSQL {server.server_version}; {counts.users:,} users, "
                 f"{counts.posts:,} posts[/]"
@@ -245,7 +262,7 @@ def load(
                 for label_size, size, overflow in plan:
                     label = "load" if label_size is None else f"pool-{size}"
                     with ServiceProcess(
-                        _url_with_password(server),
+                        _url_with_password(workspace),
                         pool_size=size,
                         max_overflow=overflow,
                         pool_timeout=settings.pool_timeout,

@@ -93,7 +93,8 @@ class ServiceProcess:
 
     def start(self) -> None:
         """Start the child and wait until it is healthy."""
-        command = [sys.executable, "-m", "sqla_lab", "serve", "--no-seed", "--port", str(self.port)]
+        # The internal entry point: it serves the database it is given and creates nothing.
+        command = [sys.executable, "-m", "sqla_lab.service", "--port", str(self.port)]
         for option, value in self._options.items():
             command += [option, value]
         env = {**os.environ, "DATABASE_URL": self._database_url}
