@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from _common import row, server
-from sqla_lab.measure import sample_interleaved
-from sqla_lab.results import percentile
+from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.results import percentile
 
 
 async def measure(url: object, dsn: str, repetitions: int) -> dict[str, list[float]]:

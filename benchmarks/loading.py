@@ -5,7 +5,7 @@ Run with ``python benchmarks/loading.py`` (an embedded PostgreSQL is started unl
 side by side in this one run, interleaved:
 
 * the wall-time ratios lazy/selectinload and lazy/joinedload for loading 1,000 users with
-  10 posts each, directly (+0 ms) and through :class:`~sqla_lab.faults.FaultProxy` adding
+  10 posts each, directly (+0 ms) and through :class:`~sqla_lab.FaultProxy` adding
   1 ms per direction;
 * the overhead of :class:`~sqla_lab.QueryRecorder` and :class:`~sqla_lab.NPlusOneDetector`
   as a ratio over 10,000 simple ORM selects (goal: under 1.05): the median of per-round
@@ -31,9 +31,10 @@ from sqlalchemy.ext.asyncio import (
 
 import _instrument_cost
 from _common import server as _common_server
-from sqla_lab import FaultMode, FaultProxy, NPlusOneDetector, QueryRecorder, UserEntity, seed
-from sqla_lab.labs._loading_runs import load_users
-from sqla_lab.measure import sample_interleaved
+from sqla_lab import FaultMode, FaultProxy, NPlusOneDetector, QueryRecorder
+from sqla_lab.demo import UserEntity, seed
+from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.labs.loading._runs import load_users
 from sqla_lab.postgres import PostgresServer
 
 USERS = 1000

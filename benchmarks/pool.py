@@ -28,8 +28,8 @@ from sqlalchemy.pool import NullPool
 import _instrument_cost
 from _common import server as _common_server
 from sqla_lab import PoolMonitor
-from sqla_lab.labs._pool_support import select_one
-from sqla_lab.measure import sample_interleaved
+from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.labs.pool._support import select_one
 from sqla_lab.postgres import PostgresServer
 
 MONITOR_CHECKOUTS = 10_000

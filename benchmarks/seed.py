@@ -11,7 +11,8 @@ import sys
 import time
 
 from _common import row, server
-from sqla_lab import Database, PostEntity, UserEntity, seed
+from sqla_lab import Database
+from sqla_lab.demo import PostEntity, UserEntity, seed
 
 
 async def measure(url: object, users: int, per_user: int) -> tuple[float, float, int]:

@@ -55,11 +55,13 @@ from prometheus_client import Histogram
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from sqla_lab import Database, EmbeddedPostgres, seed
+from sqla_lab import Database, EmbeddedPostgres
 from sqla_lab._process import free_port, set_parent_death_signal
-from sqla_lab.measure import sample_interleaved
-from sqla_lab.pool_monitor import PoolMonitor
-from sqla_lab.query_recorder import QueryRecorder
+from sqla_lab.demo import seed
+from sqla_lab.instruments.counter import StatementCounter
+from sqla_lab.instruments.pool import PoolMonitor
+from sqla_lab.instruments.recorder import QueryRecorder
+from sqla_lab.lab.measure import sample_interleaved
 from sqla_lab.service.app import create_app
 from sqla_lab.service.dependencies import DatabaseDep, get_read_session
 from sqla_lab.service.errors import install_error_handlers
@@ -69,7 +71,6 @@ from sqla_lab.service.routes import USER_WITH_POSTS, router
 from sqla_lab.service.schemas import PostOut, UserOut
 from sqla_lab.service.server import LOOPBACK, ServiceProcess
 from sqla_lab.settings import Settings
-from sqla_lab.statement_counter import StatementCounter
 
 POOL_SIZE = 10
 JOIN_SQL = (

@@ -15,9 +15,16 @@ import time
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from sqla_lab import Database, EmbeddedPostgres, StateTracer, UserEntity
-from sqla_lab.labs.sessions import PLAIN, PLAIN_EMPTY, SCOPED, SCOPED_EMPTY, session_cost_variants
-from sqla_lab.measure import sample_interleaved
+from sqla_lab import Database, EmbeddedPostgres, StateTracer
+from sqla_lab.demo import UserEntity
+from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.labs.sessions._lab import (
+    PLAIN,
+    PLAIN_EMPTY,
+    SCOPED,
+    SCOPED_EMPTY,
+    session_cost_variants,
+)
 
 OBJECTS = 20
 
@@ -84,7 +91,7 @@ async def _add_flush_rollback(session: AsyncSession, users: list[UserEntity]) ->
 async def main(repetitions: int, server: EmbeddedPostgres) -> None:
     db = Database(server.url, pool_size=2)
     try:
-        await db.create_schema()
+        await db.create_schema(UserEntity.metadata)
         costs = await _session_costs(db, repetitions)
         tracer = await _tracer_costs(db, repetitions // 2)
     finally:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from sqla_lab.models import Base
+from sqla_lab.demo.models import Base
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.workspace import Workspace
 from tests.helpers import orphaned_postmasters, postmaster_pids

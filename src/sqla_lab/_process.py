@@ -31,6 +31,7 @@ __all__ = [
     "find_bin_dir",
     "free_port",
     "port_is_free",
+    "reachable_bin_dir",
     "run_as_for_current_user",
     "set_parent_death_signal",
 ]

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,9 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from sqla_lab.models import Base
-from sqla_lab.postgres import parse_database_url
 from sqla_lab.settings import Settings
+from sqla_lab.urls import parse_database_url
 
 __all__ = ["Database", "engine_options"]
 
@@ -88,15 +87,15 @@ class Database:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    async def create_schema(self) -> None:
-        """Create the tables of :mod:`sqla_lab.models` if they do not exist."""
+    async def create_schema(self, metadata: MetaData) -> None:
+        """Create the tables of ``metadata`` that do not exist yet (``create_all``)."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.run_sync(metadata.create_all)
 
-    async def drop_schema(self) -> None:
-        """Drop the tables of :mod:`sqla_lab.models`."""
+    async def drop_schema(self, metadata: MetaData) -> None:
+        """Drop the tables of ``metadata`` (``drop_all``)."""
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
+            await conn.run_sync(metadata.drop_all)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

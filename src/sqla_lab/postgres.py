@@ -63,7 +63,6 @@ __all__ = [
     "describe_url",
     "first_line",
     "is_sqla_lab_data_dir",
-    "parse_database_url",
     "probe_async",
     "probe_sync",
     "read_state",

@@ -17,7 +17,7 @@ Fixtures:
     "join into an external transaction" recipe with ``create_savepoint``).
 
 ``query_recorder`` (function)
-    A :class:`~sqla_lab.query_recorder.QueryRecorder` on ``session``, recording for the
+    A :class:`~sqla_lab.QueryRecorder` on ``session``, recording for the
     whole test.
 ``assert_max_queries`` (function)
     ``with assert_max_queries(n[, target]):`` fails the test with
@@ -26,7 +26,7 @@ Fixtures:
 ``no_n_plus_one`` (function)
     ``with no_n_plus_one([target], allow=...):`` fails the test with
     :class:`~sqla_lab.errors.NPlusOneDetected` at the first N+1, or on leaving the block
-    for an eager load that was never read (an :class:`~sqla_lab.n_plus_one.NPlusOneDetector`
+    for an eager load that was never read (an :class:`~sqla_lab.NPlusOneDetector`
     in ``"raise"`` mode on ``target``, default: ``session``).
 
 The async fixtures need ``pytest-asyncio`` (installed with ``sqla-lab[test]``); without it
@@ -47,11 +47,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from sqla_lab.database import Database
+from sqla_lab.demo.models import Base
 from sqla_lab.errors import QueryBudgetExceeded
-from sqla_lab.models import Base
-from sqla_lab.n_plus_one import AllowEntry, NPlusOneDetector
+from sqla_lab.instruments.n_plus_one import AllowEntry, NPlusOneDetector
+from sqla_lab.instruments.recorder import QueryRecorder, RecorderTarget
 from sqla_lab.postgres import PostgresServer, server_from_url
-from sqla_lab.query_recorder import QueryRecorder, RecorderTarget
 from sqla_lab.workspace import Workspace
 
 try:
@@ -59,7 +59,18 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the [test] extra
     pytest_asyncio = None  # type: ignore[assignment]  # optional dependency
 
-__all__ = ["TEST_SERVER_SETTINGS", "MaxQueries", "NoNPlusOne"]
+__all__ = [
+    "TEST_SERVER_SETTINGS",
+    "MaxQueries",
+    "NoNPlusOne",
+    "assert_max_queries",
+    "database",
+    "database_url",
+    "no_n_plus_one",
+    "postgres",
+    "query_recorder",
+    "session",
+]
 
 #: What the ``assert_max_queries`` fixture returns.
 MaxQueries = Callable[..., AbstractContextManager[QueryRecorder]]

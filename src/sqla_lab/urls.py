@@ -34,9 +34,12 @@ from sqlalchemy.exc import ArgumentError
 from sqla_lab.errors import ConfigurationError
 
 __all__ = [
+    "PLUGIN_NAME",
+    "SEARCH_PATH",
     "ConnectOptions",
     "asyncpg_dsn",
     "libpq_conninfo",
+    "libpq_parameters",
     "parse_database_url",
     "search_path_of",
     "with_database",

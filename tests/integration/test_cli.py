@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from sqla_lab.lab.results import load_results
 from sqla_lab.postgres import PostgresServer
-from sqla_lab.results import load_results
 from tests.helpers import orphaned_postmasters, postmaster_pids
 
 pytestmark = pytest.mark.timeout(180)

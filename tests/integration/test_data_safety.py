@@ -24,8 +24,8 @@ import httpx
 import psycopg
 import pytest
 
+from sqla_lab.lab.results import load_results
 from sqla_lab.postgres import EmbeddedPostgres
-from sqla_lab.results import load_results
 from sqla_lab.workspace import WORKSPACE_MARK, Owner
 
 pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
@@ -126,7 +126,7 @@ def sqla_lab(
 PYTESTER_TESTS = """
 import pytest
 from sqlalchemy import func, select
-from sqla_lab import UserEntity, PostEntity
+from sqla_lab.demo import UserEntity, PostEntity
 
 async def test_writes_and_commits(session):
     session.add(UserEntity(name="fixture user", posts=[PostEntity(title="t")]))

@@ -7,7 +7,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from sqla_lab import Database, Post, PostEntity, User, UserEntity, seed
+from sqla_lab import Database
+from sqla_lab.demo import Post, PostEntity, User, UserEntity, seed
 
 
 class Boom(Exception):

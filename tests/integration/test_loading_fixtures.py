@@ -19,7 +19,8 @@ INNER_TESTS = """
 from sqlalchemy import select, text
 from sqlalchemy.orm import selectinload
 
-from sqla_lab import PostEntity, QueryRecorder, UserEntity
+from sqla_lab import QueryRecorder
+from sqla_lab.demo import PostEntity, UserEntity
 
 
 async def _fill(session, users):

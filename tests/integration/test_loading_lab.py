@@ -11,9 +11,11 @@ from sqlalchemy.exc import InvalidRequestError, MissingGreenlet
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, raiseload
 
-from sqla_lab import LabResult, QueryRecorder, Settings, UserEntity, Verdict, run_labs
+from sqla_lab import QueryRecorder, Settings
+from sqla_lab.demo import UserEntity
+from sqla_lab.lab import LabResult, Verdict, run_labs
 from sqla_lab.labs import ALL_LABS, loading_lab
-from sqla_lab.labs._loading_runs import load_users
+from sqla_lab.labs.loading._runs import load_users
 from sqla_lab.postgres import ExistingPostgres, PostgresServer
 from tests.integration._loading_data import fill, separate_database
 

@@ -19,8 +19,9 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.collections import InstrumentedList
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, NPlusOneDetected, NPlusOneDetector, PostEntity, UserEntity
-from sqla_lab.n_plus_one import NPlusOneWarning
+from sqla_lab import Database, NPlusOneDetected, NPlusOneDetector
+from sqla_lab.demo import PostEntity, UserEntity
+from sqla_lab.instruments.n_plus_one import NPlusOneWarning
 from sqla_lab.workspace import Workspace
 from tests.integration._loading_data import fill
 

@@ -6,9 +6,10 @@ import asyncio
 
 import pytest
 
-from sqla_lab import LabResult, PostgresServer, Settings, Verdict, run_labs
+from sqla_lab import PostgresServer, Settings
+from sqla_lab.lab import LabResult, Verdict, run_labs
+from sqla_lab.lab.results import Finding
 from sqla_lab.labs import ALL_LABS, connect_lab, pool_lab
-from sqla_lab.results import Finding
 
 BOOL_TRUE = 1.0
 

@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, event, exc, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from sqla_lab import PoolMonitor, PoolSnapshot, pool_monitor
+from sqla_lab import PoolMonitor, PoolSnapshot
+from sqla_lab.instruments import pool as pool_monitor
 from sqla_lab.workspace import Workspace
 
 
@@ -117,7 +118,7 @@ async def test_snapshot_is_frozen_and_listeners_are_removed_on_exit(engine: Asyn
     assert (final.checkouts, final.wait_count) == (1, 1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         final.checkouts = 2  # type: ignore[misc]  # proving it is immutable
-    with pytest.raises(RuntimeError, match="only once"), monitor:
+    with pytest.raises(RuntimeError, match="observes one block"), monitor:
         pass
 
 

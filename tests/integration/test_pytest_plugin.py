@@ -17,7 +17,8 @@ USER_TESTS = """
 import pytest
 from sqlalchemy import func, select, text
 
-from sqla_lab import Database, UserEntity
+from sqla_lab import Database
+from sqla_lab.demo import UserEntity
 
 
 def test_postgres_is_running(postgres):
@@ -82,4 +83,5 @@ def test_fixtures_on_an_existing_server(
 def test_plugin_is_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest_subprocess("--fixtures")
-    result.stdout.fnmatch_lines(["*postgres*", "*database_url*", "*session*"])
+    for fixture in ("postgres", "database_url", "session"):
+        result.stdout.fnmatch_lines([f"{fixture}*"])

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, QueryRecorder, UserEntity
+from sqla_lab import Database, QueryRecorder
+from sqla_lab.demo import UserEntity
 from sqla_lab.workspace import Workspace
 from tests.integration._loading_data import fill
 
@@ -164,5 +165,5 @@ def test_sync_engine_and_session_with_psycopg(workspace: Workspace, database_url
 
 
 def test_unsupported_target_is_a_type_error() -> None:
-    with pytest.raises(TypeError, match="cannot record str"):
+    with pytest.raises(TypeError, match="cannot watch str"):
         QueryRecorder("postgresql://")  # type: ignore[arg-type]  # the point of the test

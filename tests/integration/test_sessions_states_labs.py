@@ -7,10 +7,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from sqla_lab import LabResult, PostgresServer, Verdict
+from sqla_lab import PostgresServer
 from sqla_lab.cli import app
+from sqla_lab.lab import LabResult, Verdict
+from sqla_lab.lab.results import load_results
 from sqla_lab.labs.states import STATE_FLAGS
-from sqla_lab.results import load_results
 
 T, F = True, False
 

@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, StateTracer, UserEntity
+from sqla_lab import Database, StateTracer
+from sqla_lab.demo import UserEntity
 from sqla_lab.workspace import Workspace
 
 

@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from sqla_lab import Database
-from sqla_lab.statement_counter import StatementCounter
+from sqla_lab.instruments.counter import StatementCounter
 
 
 async def test_counts_each_session_apart_across_transactions(database: Database) -> None:
@@ -70,5 +70,5 @@ async def test_misuse_is_a_runtime_error(database: Database) -> None:
             counter.session(session),
         ):
             pass
-        with counter, pytest.raises(RuntimeError, match="already counting"):
+        with counter, pytest.raises(RuntimeError, match="already in use"):
             counter.__enter__()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from sqla_lab.results import (
+from sqla_lab.lab.results import (
     Chart,
     Environment,
     Finding,

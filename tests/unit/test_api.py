@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import sqla_lab
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab import LabContext, LabOutput, lab, select_labs
 from sqla_lab.labs import ALL_LABS
-from sqla_lab.postgres import parse_database_url
 from sqla_lab.settings import Settings
+from sqla_lab.urls import parse_database_url
 from sqla_lab.workspace import Workspace
-
-
-def test_all_is_sorted_and_complete() -> None:
-    assert list(sqla_lab.__all__) == sorted(sqla_lab.__all__)
-    for name in sqla_lab.__all__:
-        assert hasattr(sqla_lab, name), name
-    public = {n for n in dir(sqla_lab) if not n.startswith("_") and n[0].isupper()}
-    assert public <= set(sqla_lab.__all__)
 
 
 def test_lab_title_is_the_docstring_first_line() -> None:
@@ -102,8 +93,8 @@ def test_prefixed_database_url_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def test_run_labs_reports_start_and_result_in_order() -> None:
     from sqla_lab.lab import run_labs
+    from sqla_lab.lab.results import Finding, Measurement, Verdict
     from sqla_lab.postgres import ExistingPostgres
-    from sqla_lab.results import Finding, Measurement, Verdict
 
     def make(name: str) -> object:
         async def body(ctx: LabContext) -> LabOutput:

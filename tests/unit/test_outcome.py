@@ -6,7 +6,7 @@ import warnings
 
 from sqlalchemy.exc import InvalidRequestError
 
-from sqla_lab.labs._outcome import OK, attempt, describe, exception_name, warning_names
+from sqla_lab.lab.outcome import OK, attempt, describe, exception_name, warning_names
 
 
 async def _fails() -> None:
@@ -18,9 +18,24 @@ async def _succeeds() -> None:
 
 
 async def test_attempt_names_the_exception_or_says_ok() -> None:
-    assert await attempt(_succeeds) == OK
-    assert await attempt(_fails) == "sqlalchemy.exc.InvalidRequestError"
-    assert await attempt(_fails, detail=True) == "sqlalchemy.exc.InvalidRequestError: first line"
+    succeeded = await attempt(_succeeds)
+    assert succeeded.ok
+    assert succeeded.describe() == OK
+    failed = await attempt(_fails)
+    assert not failed.ok
+    assert isinstance(failed.error, InvalidRequestError)
+    assert failed.error_name == "sqlalchemy.exc.InvalidRequestError"
+    assert failed.describe() == "sqlalchemy.exc.InvalidRequestError"
+    assert failed.describe(detail=True) == "sqlalchemy.exc.InvalidRequestError: first line"
+
+
+async def test_attempt_takes_an_awaitable_too_and_keeps_the_value() -> None:
+    async def answer() -> int:
+        return 42
+
+    outcome = await attempt(answer())
+    assert outcome.value == 42
+    assert outcome.elapsed_s >= 0
 
 
 def test_exception_names() -> None:

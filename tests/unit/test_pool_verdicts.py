@@ -7,7 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from sqla_lab.labs._pool_connect import (
+from sqla_lab.lab.outcome import Outcome
+from sqla_lab.lab.results import Measurement, Verdict
+from sqla_lab.labs.connect import connect_lab
+from sqla_lab.labs.pool import judge_pre_ping
+from sqla_lab.labs.pool._connect import (
     POOLED,
     SCRAM,
     SSL,
@@ -15,7 +19,7 @@ from sqla_lab.labs._pool_connect import (
     _breakdown_output,
     _self_signed_certificate,
 )
-from sqla_lab.labs._pool_halfopen import (
+from sqla_lab.labs.pool._halfopen import (
     CANCEL,
     COMMAND,
     CONNECT,
@@ -24,11 +28,7 @@ from sqla_lab.labs._pool_halfopen import (
     STATEMENT,
     _output,
 )
-from sqla_lab.labs._pool_settings import _settings_table
-from sqla_lab.labs._pool_support import Outcome
-from sqla_lab.labs.connect import connect_lab
-from sqla_lab.labs.pool import judge_pre_ping
-from sqla_lab.results import Measurement, Verdict
+from sqla_lab.labs.pool._settings import _settings_table
 
 SA_FIRST = "SQLAlchemy first connect (fresh engine)"
 

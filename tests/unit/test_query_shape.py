@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqla_lab.query_recorder import QueryLog, RecordedQuery, statement_shape
+from sqla_lab.instruments.recorder import QueryLog, RecordedQuery, statement_shape
 
 
 @pytest.mark.parametrize(

@@ -21,5 +21,7 @@ def test_readme_shows_the_exact_test_command_ci_runs() -> None:
 
 def test_readme_shows_the_main_job() -> None:
     readme = (ROOT / "README.md").read_text()
-    main_job = "python3 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/sqla-lab run"
+    main_job = (
+        "python3 -m venv .venv && .venv/bin/pip install -q -e '.[all]' && .venv/bin/sqla-lab run"
+    )
     assert main_job in readme

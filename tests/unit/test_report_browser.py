@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from sqla_lab.lab.results import Verdict
 from sqla_lab.report.html import render_comparison, render_report
-from sqla_lab.results import Verdict
 from tests.unit.chromium_page import find_chromium, visit
 from tests.unit.report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from sqla_lab.cli import app
-from sqla_lab.results import Verdict, dump_results, load_results
+from sqla_lab.lab.results import Verdict, dump_results, load_results
 from tests.unit.html_page import parse
 from tests.unit.report_samples import all_results, connect_result, loading_result, pool_result
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from sqla_lab.lab.results import Measurement, Verdict
 from sqla_lab.report.comparison import MeasurementChange, compare_results
-from sqla_lab.results import Measurement, Verdict
 from tests.unit.report_samples import connect_result, loading_result, pool_result
 
 

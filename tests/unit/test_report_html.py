@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sqla_lab.lab.results import Chart, LabResult, Verdict
 from sqla_lab.report.html import render_comparison, render_report
-from sqla_lab.results import Chart, LabResult, Verdict
 from tests.unit.html_page import Page, parse
 from tests.unit.report_samples import ALL_CHART_KEYS, all_results, connect_result, loading_result
 

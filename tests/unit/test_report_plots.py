@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from sqla_lab.lab.results import Chart, LabResult, Table
 from sqla_lab.report.console import format_value
 from sqla_lab.report.plots import ChartError, render_chart
-from sqla_lab.results import Chart, LabResult, Table
 from tests.unit.html_page import svg_texts
 from tests.unit.report_samples import connect_result, loading_result, pool_result, states_result
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sqla_lab.results import (
+from sqla_lab.lab.results import (
     Chart,
     Finding,
     LabResult,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from sqla_lab.cli import app
 from sqla_lab.errors import ConfigurationError
-from sqla_lab.results import Environment, dump_results, load_results
+from sqla_lab.lab.results import Environment, dump_results, load_results
 from sqla_lab.service.errors import DatabaseFailure, classify
 from sqla_lab.service.load import (
     LoadError,
@@ -128,7 +128,7 @@ def test_load_spec_validates(options: dict[str, object], message: str) -> None:
         pytest.param(
             ["--url", "http://127.0.0.1:1", "--pool-sweep", "1,2"], "no --url", id="sweep-url"
         ),
-        pytest.param(["--scenario", "nope"], "unknown scenario", id="bad-scenario"),
+        pytest.param(["--scenario", "nope"], "is not one of", id="bad-scenario"),
     ],
 )
 def test_load_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None:

@@ -9,8 +9,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
-from sqla_lab import ConfigurationError, StateTracer, UserEntity
-from sqla_lab.state_tracer import TRANSITIONS
+from sqla_lab import ConfigurationError, StateTracer
+from sqla_lab.demo import UserEntity
+from sqla_lab.instruments.states import TRANSITIONS
 
 
 def test_covers_every_session_lifecycle_event() -> None:

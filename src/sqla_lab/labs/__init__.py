@@ -9,7 +9,15 @@ from sqla_lab.labs.pool import pool_lab
 from sqla_lab.labs.sessions import sessions_lab
 from sqla_lab.labs.states import states_lab
 
-__all__ = ["ALL_LABS", "connect_lab", "loading_lab", "pool_lab", "sessions_lab", "states_lab"]
+__all__ = [
+    "ALL_LABS",
+    "Lab",
+    "connect_lab",
+    "loading_lab",
+    "pool_lab",
+    "sessions_lab",
+    "states_lab",
+]
 
 #: An explicit, immutable list: adding a lab means adding it here.
 ALL_LABS: tuple[Lab, ...] = (

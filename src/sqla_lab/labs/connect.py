@@ -18,10 +18,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext, LabOutput, lab
-from sqla_lab.measure import sample_interleaved
-from sqla_lab.results import Chart, Finding, Measurement, Verdict, judge_ratio
+from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.results import Chart, Finding, Measurement, Verdict, judge_ratio
 
-__all__ = ["CLAIMED_SPEEDUP", "connect_lab"]
+__all__ = [
+    "CLAIMED_SPEEDUP",
+    "NEW_ACQUIRE",
+    "NEW_ASYNCPG",
+    "NEW_SQLALCHEMY",
+    "POOLED",
+    "POOLED_ACQUIRE",
+    "SEED_QUOTE",
+    "SEED_SOURCE",
+    "connect_lab",
+]
 
 #: The seed's "20배".
 CLAIMED_SPEEDUP = 20.0

@@ -11,9 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqla_lab.results import Environment, Finding, LabResult, Measurement, Verdict
+from sqla_lab.lab.results import Environment, Finding, LabResult, Measurement, Verdict
 
-__all__ = ["Comparison", "FindingChange", "MeasurementChange", "compare_results"]
+__all__ = [
+    "Comparison",
+    "FindingChange",
+    "MeasurementChange",
+    "Presence",
+    "compare_results",
+]
 
 Presence = Literal["both", "added", "removed"]
 

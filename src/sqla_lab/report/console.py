@@ -18,9 +18,17 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sqla_lab.lab import Lab
-from sqla_lab.results import Finding, LabResult, Measurement, Table, Verdict
+from sqla_lab.lab.results import Finding, LabResult, Measurement, Table, Verdict
 
-__all__ = ["ConsoleProgress", "format_measurement", "render_labs", "render_results"]
+__all__ = [
+    "VERDICT_STYLE",
+    "ConsoleProgress",
+    "evidence_table",
+    "format_measurement",
+    "format_value",
+    "render_labs",
+    "render_results",
+]
 
 VERDICT_STYLE = {
     Verdict.CONFIRMED: "bold green",
@@ -73,7 +81,7 @@ def _findings_table(findings: Sequence[Finding]) -> RichTable:
 
 
 def evidence_table(table: Table) -> RichTable:
-    """A :class:`~sqla_lab.results.Table` as a rich table."""
+    """A :class:`~sqla_lab.lab.results.Table` as a rich table."""
     rendered = RichTable(title=table.title, title_justify="left")
     for column in table.columns:
         rendered.add_column(column)

@@ -1,7 +1,7 @@
 """The HTML report: every lab result on one self-contained page that works offline.
 
 The page is rendered by a Jinja2 template (``templates/report.html.j2``) from the same
-:class:`~sqla_lab.results.LabResult` objects the terminal renderer prints. Styles are inlined
+:class:`~sqla_lab.lab.results.LabResult` objects the terminal renderer prints. Styles are inlined
 and charts are SVG drawn by :mod:`sqla_lab.report.plots`, so the file needs no server, no
 script and no network: it can be mailed, attached to an issue or opened years later.
 
@@ -17,22 +17,36 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 
 import jinja2
 from markupsafe import Markup
 
-from sqla_lab import __version__
+from sqla_lab.lab.results import Cell, Chart, Environment, LabResult, Measurement, Verdict
 from sqla_lab.report.comparison import compare_results
 from sqla_lab.report.console import format_value
 from sqla_lab.report.plots import ChartError, render_chart
-from sqla_lab.results import Cell, Chart, Environment, LabResult, Measurement, Verdict
 
-__all__ = ["RenderedReport", "render_comparison", "render_report"]
+__all__ = [
+    "NOTABLE_RATIO",
+    "OPEN_TABLE_ROWS",
+    "RenderedReport",
+    "render_comparison",
+    "render_report",
+    "slug",
+]
 
 #: Tables longer than this start folded, so a sweep does not push the charts off screen.
 OPEN_TABLE_ROWS = 15
 #: A ratio outside [1/x, x] between two runs is shown as a notable change.
 NOTABLE_RATIO = 1.5
+
+
+def _installed_version() -> str:
+    try:
+        return metadata.version("sqla-lab")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
 
 
 @dataclass(frozen=True)
@@ -169,7 +183,7 @@ def _page(results: Sequence[LabResult], **context: object) -> RenderedReport:
         _environment()
         .get_template("report.html.j2")
         .render(
-            version=__version__,
+            version=_installed_version(),
             environments=_environments(results),
             labs=labs,
             verdicts=Counter(f.verdict for r in results for f in r.findings),

@@ -1,4 +1,4 @@
-"""Draw a lab's :class:`~sqla_lab.results.Chart` requests as inline SVG for the HTML report.
+"""Draw a lab's :class:`~sqla_lab.lab.results.Chart` requests as inline SVG for the HTML report.
 
 A lab declares *what* to plot as data (a chart kind, a table and its columns, or a finding
 and the names of its measurements); this module decides *how*. Matplotlib draws through its
@@ -36,10 +36,18 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
 from sqla_lab.errors import LabError
+from sqla_lab.lab.results import Cell, Chart, LabResult, Measurement, Table
 from sqla_lab.report.console import format_value
-from sqla_lab.results import Cell, Chart, LabResult, Measurement, Table
 
-__all__ = ["PALETTE", "ChartError", "render_chart"]
+__all__ = [
+    "GRID_EMPTY",
+    "GRID_FALSE",
+    "GRID_OTHER",
+    "GRID_TRUE",
+    "PALETTE",
+    "ChartError",
+    "render_chart",
+]
 
 #: Okabe-Ito colours: distinguishable with every common colour-vision deficiency.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000")

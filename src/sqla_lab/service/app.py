@@ -16,12 +16,12 @@ from sqlalchemy import exc as sa_exc
 
 from sqla_lab.database import Database
 from sqla_lab.errors import ConfigurationError
-from sqla_lab.pool_monitor import PoolMonitor
+from sqla_lab.instruments.counter import StatementCounter
+from sqla_lab.instruments.pool import PoolMonitor
 from sqla_lab.service.errors import classify, install_error_handlers
 from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import router
 from sqla_lab.settings import Settings
-from sqla_lab.statement_counter import StatementCounter
 
 __all__ = ["create_app"]
 

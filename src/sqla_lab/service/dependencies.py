@@ -3,7 +3,7 @@
 The session is opened for the request and closed after it (FastAPI's dependency with
 ``yield``); routes that write commit explicitly, so a failed commit is an ordinary error of
 the route, answered by the error handlers like any other. The app's
-:class:`~sqla_lab.statement_counter.StatementCounter` counts the statements the request's
+:class:`~sqla_lab.StatementCounter` counts the statements the request's
 session sent, for ``sqla_lab_statements_per_request`` (a ``QueryRecorder`` per request cost
 about 0.15 ms of CPU per request in ``benchmarks/service.py``: four listeners added and removed
 each time, and SQL, timing and caller kept that nobody reads here).
@@ -25,8 +25,8 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from sqla_lab.database import Database
+from sqla_lab.instruments.counter import StatementCounter
 from sqla_lab.service.metrics import ServiceMetrics, route_template
-from sqla_lab.statement_counter import StatementCounter
 
 __all__ = [
     "DatabaseDep",

@@ -25,7 +25,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sa_exc
 
-__all__ = ["DatabaseFailure", "NotFound", "classify", "install_error_handlers"]
+__all__ = [
+    "QUERY_CANCELED",
+    "DatabaseFailure",
+    "NotFound",
+    "classify",
+    "install_error_handlers",
+]
 
 logger = logging.getLogger("sqla_lab.service")
 

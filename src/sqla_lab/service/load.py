@@ -6,7 +6,7 @@ imports locust; it runs ``python -m locust -f <the packaged locustfile.py> --hea
 parses the ``*_stats.csv`` file locust writes. Locust's own HTML report lands next to it.
 
 Results are frozen dataclasses (:class:`LoadRun`, :class:`EndpointStats`) and turn into a
-:class:`~sqla_lab.results.LabResult` named ``service`` (tables and charts of throughput and
+:class:`~sqla_lab.lab.results.LabResult` named ``service`` (tables and charts of throughput and
 latency, by endpoint and by pool size) that the terminal, JSON and HTML reports render.
 """
 
@@ -23,15 +23,21 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqla_lab.errors import ConfigurationError, SqlaLabError
-from sqla_lab.results import Chart, Environment, LabResult, Table
+from sqla_lab.lab.results import Chart, Environment, LabResult, Table
 
 __all__ = [
+    "AGGREGATED",
+    "ENDPOINT_COLUMNS",
     "LOCUSTFILE",
     "SCENARIOS",
+    "SWEEP_COLUMNS",
     "EndpointStats",
     "LoadError",
     "LoadRun",
     "LoadSpec",
+    "ProgressCallback",
+    "check_loopback",
+    "endpoints_table",
     "read_stats_csv",
     "run_locust",
     "sweep_result",

@@ -5,11 +5,11 @@ come from the same instruments the labs and tests use:
 
 * from the engine's pool, read at scrape time: ``sqla_lab_pool_size``,
   ``sqla_lab_pool_overflow`` (connections beyond ``pool_size``), ``sqla_lab_pool_idle``;
-* from :class:`~sqla_lab.pool_monitor.PoolMonitor`: ``sqla_lab_pool_checked_out`` (and its
+* from :class:`~sqla_lab.PoolMonitor`: ``sqla_lab_pool_checked_out`` (and its
   peak), ``sqla_lab_pool_checkouts_total``, ``sqla_lab_pool_connects_total``,
   ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
   checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
-* from the app's :class:`~sqla_lab.statement_counter.StatementCounter`, per request session (see
+* from the app's :class:`~sqla_lab.StatementCounter`, per request session (see
   :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by method and route;
 * from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
   ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
@@ -33,9 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sqla_lab.pool_monitor import PoolMonitor, PoolSnapshot
+from sqla_lab.instruments.pool import PoolMonitor, PoolSnapshot
 
-__all__ = ["MetricsMiddleware", "ServiceMetrics"]
+__all__ = [
+    "MetricsMiddleware",
+    "ServiceMetrics",
+    "route_template",
+]
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _STATEMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200)

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload, selectinload
 
-from sqla_lab.models import PostEntity, UserEntity
+from sqla_lab.demo.models import PostEntity, UserEntity
 from sqla_lab.service.dependencies import DatabaseDep, ReadSessionDep, SessionDep
 from sqla_lab.service.errors import NotFound
 from sqla_lab.service.metrics import ServiceMetrics
@@ -22,7 +22,16 @@ from sqla_lab.service.schemas import (
     UserOut,
 )
 
-__all__ = ["USER_WITH_POSTS", "router"]
+__all__ = [
+    "USER_WITH_POSTS",
+    "create_post",
+    "create_user",
+    "get_user",
+    "healthz",
+    "list_users",
+    "metrics",
+    "router",
+]
 
 router = APIRouter()
 

@@ -6,9 +6,16 @@ import enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from sqla_lab.models import PostEntity, UserEntity
+from sqla_lab.demo.models import PostEntity, UserEntity
 
-__all__ = ["LoadStrategy", "NewPost", "NewUser", "PostOut", "UserOut"]
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "LoadStrategy",
+    "NewPost",
+    "NewUser",
+    "PostOut",
+    "UserOut",
+]
 
 #: ``GET /users`` never returns more than this many users at once.
 MAX_PAGE_SIZE = 100

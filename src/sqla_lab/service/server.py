@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
@@ -38,8 +40,31 @@ class ServiceStartError(SqlaLabError):
     """The service process did not come up healthy."""
 
 
-def serve_forever(settings: Settings, *, host: str, port: int, access_log: bool = False) -> None:
-    """Run the app with uvicorn until Ctrl-C / SIGTERM; the lifespan cleans up."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling its caller once it listens."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._on_ready is not None:
+            self._on_ready()
+
+
+def serve_forever(
+    settings: Settings,
+    *,
+    host: str,
+    port: int,
+    access_log: bool = False,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Run the app with uvicorn until Ctrl-C / SIGTERM; the lifespan cleans up.
+
+    ``on_ready`` is called once the socket listens (and the app's lifespan has started).
+    """
     config = uvicorn.Config(
         create_app(settings),
         host=host,
@@ -48,7 +73,7 @@ def serve_forever(settings: Settings, *, host: str, port: int, access_log: bool 
         log_level="info",
         timeout_graceful_shutdown=5,
     )
-    uvicorn.Server(config).run()
+    _Server(config, on_ready).run()
 
 
 class ServiceProcess:

@@ -12,7 +12,8 @@ from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import URL
 
-from sqla_lab import Database, Settings, seed
+from sqla_lab import Database, Settings
+from sqla_lab.demo import seed
 from sqla_lab.service import create_app
 
 SEEDED_USERS = 6

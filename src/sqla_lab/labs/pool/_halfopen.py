@@ -1,0 +1,229 @@
+"""The ``pool`` lab, finding 7: a half-open connection holds a request until a timeout fires.
+
+The seed: "끊어진 커넥션으로 요청을 할 시 timeout 시간동안 해당 요청을 잡고 있어" (a request on
+a broken connection is held for the timeout). We put a :class:`~sqla_lab.FaultProxy`
+between the engines and the server, warm one pooled connection per engine, switch the proxy
+to blackhole (connections stay open, nothing arrives: the server is gone and nobody says so)
+and send one request per engine, all at once:
+
+* defaults: nothing bounds the wait;
+* ``statement_timeout`` (server side): cannot help, the server never sees the query;
+* ``pool_pre_ping``: the ping itself hangs;
+* asyncpg's ``command_timeout`` (``connect_args``): bounds every query;
+* asyncpg's ``timeout`` (``connect_args``): bounds opening a new connection;
+* ``asyncio.timeout`` around the request: gives control back, but only after SQLAlchemy's
+  graceful close of the cancelled connection has waited too.
+
+After the observation window the proxy resets every connection, which releases whatever still
+hangs. TCP keepalives are reported, not demonstrated: a userspace proxy's kernel acknowledges
+keepalive probes itself, so only a real network partition (or packet filtering) shows them
+firing; we read whether asyncpg's socket has them enabled and the kernel's timings instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from sqla_lab.instruments.faults import FaultMode, FaultProxy
+from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.outcome import Outcome, attempt
+from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.labs.pool._support import select_one
+
+__all__ = [
+    "CANCEL",
+    "COMMAND",
+    "CONNECT",
+    "DEFAULT",
+    "OBSERVE_S",
+    "PRE_PING",
+    "SEED_QUOTE",
+    "SHORT_TIMEOUT_S",
+    "STATEMENT",
+    "half_open_connection",
+]
+
+#: The timeouts under test: short, so the lab stays fast.
+SHORT_TIMEOUT_S = 0.25
+#: How long we watch before resetting what still hangs; longer than SQLAlchemy's 2 s
+#: graceful close of a cancelled asyncpg connection, so that one can finish on its own.
+OBSERVE_S = 3.0
+
+SEED_QUOTE = (
+    "끊어진 커넥션으로 요청을 할 시 timeout"
+    " 시간동안 해당 요청을 잡고 있어 전체 서비스에 영향을 미칠수 있음"
+)
+
+DEFAULT = "defaults"
+STATEMENT = "statement_timeout=250ms (server side)"
+PRE_PING = "pool_pre_ping=True"
+COMMAND = "connect_args command_timeout=0.25"
+CONNECT = "connect_args timeout=0.25 (new connection)"
+CANCEL = "asyncio.timeout(0.25) around the request"
+
+
+async def _cancelled_after(engine: AsyncEngine, seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        await select_one(engine)
+
+
+async def _socket_keepalive(engine: AsyncEngine) -> bool | None:
+    """Whether asyncpg's socket has SO_KEEPALIVE set (None if it cannot be read)."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        transport = getattr(raw.driver_connection, "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is None:
+            return None
+        return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+
+
+def _kernel_keepalive_s() -> float | None:
+    """Linux: seconds until keepalives declare a silent peer dead (time + probes x interval)."""
+    base = Path("/proc/sys/net/ipv4")
+    try:
+        idle, interval, probes = (
+            int((base / f"tcp_keepalive_{name}").read_text())
+            for name in ("time", "intvl", "probes")
+        )
+    except (OSError, ValueError):
+        return None
+    return float(idle + interval * probes)
+
+
+async def half_open_connection(ctx: LabContext) -> LabOutput:
+    """Finding ``pool.half-open`` with its table."""
+    ctx.progress.start("pool: a half-open connection (blackhole)", 2)
+    async with FaultProxy.for_url(ctx.workspace.url) as proxy:
+        url = proxy.proxied_url()
+        options: dict[str, dict[str, Any]] = {
+            DEFAULT: {},
+            STATEMENT: {"connect_args": {"server_settings": {"statement_timeout": "250"}}},
+            PRE_PING: {"pool_pre_ping": True},
+            COMMAND: {"connect_args": {"command_timeout": SHORT_TIMEOUT_S}},
+            CONNECT: {"connect_args": {"timeout": SHORT_TIMEOUT_S}},
+            CANCEL: {},
+        }
+        engines = {
+            name: create_async_engine(url, pool_size=1, **kw) for name, kw in options.items()
+        }
+        try:
+            keepalive = await _socket_keepalive(engines[DEFAULT])
+            for name, engine in engines.items():
+                if name != CONNECT:
+                    await select_one(engine)  # one warm pooled connection each
+            proxy.set_mode(FaultMode.BLACKHOLE)
+            requests = {
+                name: asyncio.create_task(
+                    attempt(
+                        _cancelled_after(engine, SHORT_TIMEOUT_S)
+                        if name == CANCEL
+                        else select_one(engine)
+                    )
+                )
+                for name, engine in engines.items()
+            }
+            await asyncio.wait(requests.values(), timeout=OBSERVE_S)
+            hanging = {name for name, task in requests.items() if not task.done()}
+            ctx.progress.advance()
+            proxy.set_mode(FaultMode.RESET)  # what a real network does, eventually
+            outcomes = {name: await task for name, task in requests.items()}
+        finally:
+            for engine in engines.values():
+                await engine.dispose()
+    ctx.progress.advance()
+    return _output(outcomes, hanging, keepalive, _kernel_keepalive_s())
+
+
+def _output(
+    outcomes: dict[str, Outcome[None]],
+    hanging: set[str],
+    keepalive: bool | None,
+    kernel_keepalive_s: float | None,
+) -> LabOutput:
+    rows: list[tuple[Cell, ...]] = []
+    for name, outcome in outcomes.items():
+        held = name in hanging
+        rows.append(
+            (
+                name,
+                f"still waiting after {OBSERVE_S:.0f} s" if held else "gave up by itself",
+                round(outcome.elapsed_s, 3),
+                None if held else outcome.error_name or "ok",
+            )
+        )
+    default_held = DEFAULT in hanging
+    command = outcomes[COMMAND]
+    bounded = not command.ok and COMMAND not in hanging
+    verdict = Verdict.CONFIRMED if default_held and bounded else Verdict.REFUTED
+    cancel = outcomes[CANCEL]
+    explanation = (
+        f"Through the fault proxy in blackhole mode, a request with default settings was "
+        f"{'still waiting' if default_held else 'not waiting'} after {OBSERVE_S:.0f} s, with no "
+        "error: nothing on the client bounds it. statement_timeout "
+        f"{'did not help' if STATEMENT in hanging else 'ended it'} (the server never sees the "
+        f"query) and pool_pre_ping {'hung as well' if PRE_PING in hanging else 'did not hang'}. "
+        f"asyncpg's command_timeout={SHORT_TIMEOUT_S} ended it after {command.elapsed_s:.2f} s "
+        f"({command.error_name}; SQLAlchemy runs a prepare and an execute, each bounded), and "
+        f"connect timeout={SHORT_TIMEOUT_S} ended a new connection after "
+        f"{outcomes[CONNECT].elapsed_s:.2f} s ({outcomes[CONNECT].error_name}). "
+        f"asyncio.timeout({SHORT_TIMEOUT_S}) gave control back only after "
+        f"{cancel.elapsed_s:.2f} s: cancelling makes SQLAlchemy terminate the connection, and "
+        "its graceful close waits up to 2 s on the silent socket first. TCP keepalive on "
+        f"asyncpg's socket: {'on' if keepalive else 'off' if keepalive is not None else 'unknown'}"
+        + (
+            f"; even when on, the kernel's defaults declare a silent peer dead only after "
+            f"{kernel_keepalive_s:.0f} s"
+            if kernel_keepalive_s is not None
+            else ""
+        )
+        + ". Keepalives are not demonstrated here: the proxy's kernel answers the probes."
+    )
+    measurements = [
+        Measurement.single(
+            "defaults: still waiting at the end of the window", float(default_held), "bool"
+        ),
+        Measurement.single("observation window", OBSERVE_S, "s"),
+        Measurement.single("statement_timeout: still waiting", float(STATEMENT in hanging), "bool"),
+        Measurement.single("pool_pre_ping: still waiting", float(PRE_PING in hanging), "bool"),
+        Measurement.single("command_timeout=0.25: failed after", command.elapsed_s, "s"),
+        Measurement.single("connect timeout=0.25: failed after", outcomes[CONNECT].elapsed_s, "s"),
+        Measurement.single("asyncio.timeout(0.25): control back after", cancel.elapsed_s, "s"),
+    ]
+    if keepalive is not None:
+        measurements.append(
+            Measurement.single("SO_KEEPALIVE on asyncpg's socket", float(keepalive), "bool")
+        )
+    if kernel_keepalive_s is not None:
+        measurements.append(
+            Measurement.single("kernel keepalive detection time", kernel_keepalive_s, "s")
+        )
+    return LabOutput(
+        findings=(
+            Finding(
+                key="pool.half-open",
+                claim=(
+                    "A request on a broken (half-open) connection is held until a timeout "
+                    "fires; only client-side timeouts bound it."
+                ),
+                source="seed §1 커넥션 재사용의 문제",
+                quote=SEED_QUOTE,
+                measurements=tuple(measurements),
+                verdict=verdict,
+                explanation=explanation,
+            ),
+        ),
+        tables=(
+            Table(
+                key="pool.half-open-requests",
+                title="One request per setting on a half-open connection (blackhole proxy)",
+                columns=("setting", "outcome", "seconds until released", "error"),
+                rows=tuple(rows),
+            ),
+        ),
+    )

@@ -1,0 +1,443 @@
+"""The ``states`` lab: an ORM object's journey through the session state machine, measured.
+
+Seed, section 3, lists five states and the call that leads to each: ``add`` -> pending,
+``flush`` -> persistent, ``commit`` -> "expired", ``refresh`` -> detached. Here every step of
+that journey is run on a real session, for ``expire_on_commit=True`` and ``False``, and the
+full state vector is read from ``sqlalchemy.inspect(obj)`` after each step, while a
+:class:`~sqla_lab.StateTracer` records which lifecycle events fired. The
+findings compare the seed's words with that vector. Further experiments: delete, expunge,
+merge and make_transient; what async code raises when it touches an expired attribute or a
+detached relationship, and the fixes; and the stale read ``expire_on_commit=False`` buys.
+"""
+
+from __future__ import annotations
+
+import gc
+import uuid
+import warnings
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import delete, inspect
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.orm import make_transient
+
+from sqla_lab.database import Database
+from sqla_lab.demo.models import UserEntity
+from sqla_lab.instruments.states import StateTracer
+from sqla_lab.lab import LabContext, LabOutput, lab
+from sqla_lab.lab.outcome import warning_names
+from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.labs.states._attribute_access import (
+    DOCS_SOURCE,
+    SEED_SOURCE,
+    access_findings,
+    async_access,
+    stale_finding,
+    stale_read,
+)
+
+__all__ = [
+    "ACCESS_TABLE",
+    "DOCUMENTED_STATES",
+    "JOURNEY",
+    "OPERATIONS_TABLE",
+    "STATE_FLAGS",
+    "STATE_TABLE",
+    "state_vector",
+    "states_lab",
+]
+
+#: The flags read after every step. ``expired`` means some column attribute is expired (its
+#: next read would emit a SELECT); a relationship that was simply never loaded does not count.
+STATE_FLAGS = ("transient", "pending", "persistent", "deleted", "detached", "expired")
+JOURNEY = ("new", "add", "flush", "commit", "refresh", "close")
+STATE_TABLE = "states.state-table"
+OPERATIONS_TABLE = "states.operations"
+ACCESS_TABLE = "states.async-access"
+
+
+def state_vector(instance: object) -> dict[str, bool]:
+    """Every state flag of ``instance`` as SQLAlchemy reports it right now."""
+    state = inspect(instance)
+    return {
+        "transient": state.transient,
+        "pending": state.pending,
+        "persistent": state.persistent,
+        "deleted": state.deleted,
+        "detached": state.detached,
+        "expired": bool(state.expired_attributes & set(state.mapper.column_attrs.keys())),
+    }
+
+
+def _row(prefix: tuple[Cell, ...], instance: object, events: str) -> tuple[Cell, ...]:
+    flags = state_vector(instance)
+    return (*prefix, *(flags[name] for name in STATE_FLAGS), events)
+
+
+@lab("states")
+async def states_lab(ctx: LabContext) -> LabOutput:
+    """An ORM object goes transient -> pending -> persistent -> expired -> detached."""
+    db = ctx.database()
+    tag = f"states-lab-{uuid.uuid4().hex[:8]}"
+    ctx.progress.start("states: journey, operations, async access, stale reads", 4)
+    try:
+        await db.create_schema(UserEntity.metadata)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            journey_rows = [
+                row
+                for expire in (True, False)
+                for row in await _journey(db, expire_on_commit=expire, tag=tag)
+            ]
+            ctx.progress.advance()
+            operation_rows = await _operations(db, tag)
+            ctx.progress.advance()
+            access_rows = await async_access(db, tag)
+            ctx.progress.advance()
+            stale = await stale_read(db, tag)
+            ctx.progress.advance()
+        async with db.session() as session:
+            await session.execute(delete(UserEntity).where(UserEntity.name.startswith(tag)))
+    finally:
+        await db.dispose()
+
+    state_table = Table(
+        key=STATE_TABLE,
+        title="State flags after each step of the seed's journey (inspect(obj))",
+        columns=("expire_on_commit", "step", *STATE_FLAGS, "events"),
+        rows=tuple(journey_rows),
+    )
+    operations_table = Table(
+        key=OPERATIONS_TABLE,
+        title="delete, expunge, merge, make_transient: state flags after each call",
+        columns=("operation", "step", *STATE_FLAGS, "events (any object)"),
+        rows=tuple(operation_rows),
+    )
+    access_table = Table(
+        key=ACCESS_TABLE,
+        title="Touching attributes from async code: what raises and what fixes it",
+        columns=("case", "access", "outcome"),
+        rows=tuple(access_rows),
+    )
+    stray = warning_names(caught)
+    return LabOutput(
+        findings=(
+            _journey_finding(state_table),
+            _commit_finding(state_table),
+            _refresh_finding(state_table),
+            _operations_finding(operations_table),
+            *access_findings(access_table, stray),
+            stale_finding(stale),
+        ),
+        tables=(state_table, operations_table, access_table),
+        charts=(
+            Chart(key="states.state-grid", title=state_table.title, kind="grid", table=STATE_TABLE),
+            Chart(
+                key="states.operations-grid",
+                title=operations_table.title,
+                kind="grid",
+                table=OPERATIONS_TABLE,
+            ),
+        ),
+    )
+
+
+async def _journey(db: Database, *, expire_on_commit: bool, tag: str) -> list[tuple[Cell, ...]]:
+    maker = async_sessionmaker(db.engine, expire_on_commit=expire_on_commit)
+    rows: list[tuple[Cell, ...]] = []
+    async with maker() as session:
+        with StateTracer(session) as tracer:
+            steps: dict[str, Callable[[], Awaitable[Any]]] = {
+                "add": _sync(lambda: session.add(user)),
+                "flush": session.flush,
+                "commit": session.commit,
+                "refresh": lambda: session.refresh(user),
+                "close": session.close,
+            }
+            tracer.mark("new")
+            user = UserEntity(name=f"{tag}-journey")
+            for step in JOURNEY:
+                if step != "new":
+                    tracer.mark(step)
+                    await steps[step]()
+                events = ", ".join(s.event for s in tracer.steps if s.phase == step)
+                rows.append(_row((expire_on_commit, step), user, events))
+    return rows
+
+
+def _sync(action: Callable[[], object]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        action()
+
+    return run
+
+
+async def _operations(db: Database, tag: str) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = []
+    for expire in (True, False):
+        rows.extend(await _delete_journey(db, tag, expire_on_commit=expire))
+    maker = async_sessionmaker(db.engine, expire_on_commit=False)
+    async with maker() as session:
+        with StateTracer(session) as tracer:
+            recorder = _StepRecorder(tracer, rows)
+            kept = UserEntity(name=f"{tag}-kept")
+            session.add(kept)
+            await session.commit()
+            await recorder.run("expunge", kept, {"expunge": _sync(lambda: session.expunge(kept))})
+            merged: list[UserEntity] = []
+
+            async def merge() -> None:
+                merged.append(await session.merge(kept))
+
+            await recorder.run("merge (given object)", kept, {"merge": merge})
+            rows.append(_row(("merge (returned copy)", "merge"), merged[0], ""))
+            await recorder.run(
+                "make_transient", kept, {"make_transient": _sync(lambda: make_transient(kept))}
+            )
+            fresh = UserEntity(name=f"{tag}-fresh")
+            session.add(fresh)
+            await recorder.run(
+                "expunge (pending)", fresh, {"expunge": _sync(lambda: session.expunge(fresh))}
+            )
+            await session.rollback()
+    return rows
+
+
+async def _delete_journey(
+    db: Database, tag: str, *, expire_on_commit: bool
+) -> list[tuple[Cell, ...]]:
+    rows: list[tuple[Cell, ...]] = []
+    operation = f"delete, expire_on_commit={expire_on_commit}"
+    doomed = UserEntity(name=f"{tag}-doomed")
+    await _delete_in_session(db, doomed, rows, operation, expire_on_commit=expire_on_commit)
+    # The state flags are read through the session registry: only once the closed session is
+    # collected does nothing hold the object any more.
+    gc.collect()
+    rows.append(_row((operation, "session collected"), doomed, ""))
+    return rows
+
+
+async def _delete_in_session(
+    db: Database,
+    doomed: UserEntity,
+    rows: list[tuple[Cell, ...]],
+    operation: str,
+    *,
+    expire_on_commit: bool,
+) -> None:
+    maker = async_sessionmaker(db.engine, expire_on_commit=expire_on_commit)
+    async with maker() as session:
+        session.add(doomed)
+        await session.commit()
+        with StateTracer(session) as tracer:
+            await _StepRecorder(tracer, rows).run(
+                operation,
+                doomed,
+                {
+                    "delete": lambda: session.delete(doomed),
+                    "flush": session.flush,
+                    "commit": session.commit,
+                    "close": session.close,
+                },
+            )
+
+
+class _StepRecorder:
+    """Runs named steps on one object and appends its state vector after each."""
+
+    def __init__(self, tracer: StateTracer, rows: list[tuple[Cell, ...]]) -> None:
+        self._tracer = tracer
+        self._rows = rows
+
+    async def run(
+        self, operation: str, instance: object, steps: dict[str, Callable[[], Awaitable[Any]]]
+    ) -> None:
+        for step, action in steps.items():
+            phase = f"{operation}:{step}"
+            self._tracer.mark(phase)
+            await action()
+            events = ", ".join(s.event for s in self._tracer.steps if s.phase == phase)
+            self._rows.append(_row((operation, step), instance, events))
+
+
+def _cell(table: Table, expire: bool, step: str, flag: str) -> bool:
+    index = table.columns.index(flag)
+    for row in table.rows:
+        if row[0] is expire and row[1] == step:
+            return bool(row[index])
+    raise KeyError((expire, step, flag))
+
+
+def _true_flags(table: Table, expire: bool, step: str) -> list[str]:
+    return [f for f in STATE_FLAGS if _cell(table, expire, step, f)]
+
+
+def _journey_finding(table: Table) -> Finding:
+    expected = {"new": "transient", "add": "pending", "flush": "persistent"}
+    measured = {
+        (expire, step): _true_flags(table, expire, step)
+        for expire in (True, False)
+        for step in expected
+    }
+    matches = sum(flags == [expected[step]] for (_, step), flags in measured.items())
+    verdict = Verdict.CONFIRMED if matches == len(measured) else Verdict.REFUTED
+    described = "; ".join(
+        f"after {step}: {', '.join(measured[(True, step)]) or 'no flag'}" for step in expected
+    )
+    return Finding(
+        key="states.journey",
+        claim="new -> transient, add() -> pending, flush() -> persistent.",
+        source=SEED_SOURCE,
+        quote=(
+            "transient: 세션에 추가되지 않은 상태 / pending: 세션에 추가된 상태 / persistent: flush"
+        ),
+        measurements=(Measurement.single("steps matching the seed", matches, "of 6"),),
+        verdict=verdict,
+        explanation=(
+            f"{matches} of 6 (step, expire_on_commit) pairs show exactly the seed's state. "
+            f"Measured with expire_on_commit=True: {described}."
+        ),
+    )
+
+
+def _commit_finding(table: Table) -> Finding:
+    expired = {e: _cell(table, e, "commit", "expired") for e in (True, False)}
+    persistent = {e: _cell(table, e, "commit", "persistent") for e in (True, False)}
+    still_persistent = all(persistent.values())
+    verdict = Verdict.REFUTED if still_persistent else Verdict.CONFIRMED
+    explanation = (
+        f"After commit the object is expired={expired[True]} with expire_on_commit=True and "
+        f"expired={expired[False]} with False, and persistent={persistent[True]} / "
+        f"{persistent[False]}. "
+    )
+    explanation += (
+        "So 'expired' is not a state of its own: it is a flag on a persistent object whose "
+        "attributes will be reloaded on next access; the object stays in the session and in "
+        "its identity map."
+        if still_persistent
+        else "The object left the persistent state on commit."
+    )
+    return Finding(
+        key="states.commit-expired",
+        claim="commit() moves the object into a fifth state, 'expired'.",
+        source=SEED_SOURCE,
+        quote=(
+            "4. expired : 변경이 적용된 Entity에 대한 상태를 보장할 수 없는 상태 (session.commit())"
+        ),
+        measurements=(
+            Measurement.single("expired after commit (expire_on_commit=True)", expired[True], ""),
+            Measurement.single("expired after commit (expire_on_commit=False)", expired[False], ""),
+            Measurement.single("persistent after commit (both settings)", still_persistent, ""),
+        ),
+        verdict=verdict,
+        explanation=explanation,
+    )
+
+
+def _refresh_finding(table: Table) -> Finding:
+    detached = {e: _cell(table, e, "refresh", "detached") for e in (True, False)}
+    after_refresh = _true_flags(table, True, "refresh")
+    after_close = _true_flags(table, True, "close")
+    verdict = Verdict.CONFIRMED if all(detached.values()) else Verdict.REFUTED
+    return Finding(
+        key="states.refresh-detached",
+        claim="session.refresh(obj) detaches the object (it is 'out of the session').",
+        source=SEED_SOURCE,
+        quote="5. detached : 세션 아웃 (session.refresh(given_user0))",
+        measurements=(
+            Measurement.single(
+                "detached after refresh (expire_on_commit=True)", detached[True], ""
+            ),
+            Measurement.single(
+                "detached after refresh (expire_on_commit=False)", detached[False], ""
+            ),
+            Measurement.single("detached after close", _cell(table, True, "close", "detached"), ""),
+        ),
+        verdict=verdict,
+        explanation=(
+            f"After refresh the flags set are {', '.join(after_refresh)}; after close they are "
+            f"{', '.join(after_close)}. refresh() reloads the row into the same, still attached "
+            "object (and clears the expiry); it is close() (or expunge) that detaches."
+            if verdict is Verdict.REFUTED
+            else f"After refresh the flags set are {', '.join(after_refresh)}."
+        ),
+    )
+
+
+#: What SQLAlchemy's docs say each operation leaves behind: (operation, step) -> state.
+DOCUMENTED_STATES = {
+    **{
+        (f"delete, expire_on_commit={expire}", step): state
+        for expire in (True, False)
+        for step, state in (
+            ("delete", "persistent"),
+            ("flush", "deleted"),
+            ("commit", "detached"),
+            ("close", "detached"),
+            ("session collected", "detached"),
+        )
+    },
+    ("expunge", "expunge"): "detached",
+    ("merge (given object)", "merge"): "detached",
+    ("merge (returned copy)", "merge"): "persistent",
+    ("make_transient", "make_transient"): "transient",
+    ("expunge (pending)", "expunge"): "transient",
+}
+
+
+def _flags_of(table: Table, operation: str, step: str) -> str:
+    for row in table.rows:
+        if row[0] == operation and row[1] == step:
+            flags = [f for f in STATE_FLAGS if row[table.columns.index(f)]]
+            return ", ".join(flags) or "no flag"
+    raise KeyError((operation, step))
+
+
+def _operations_finding(table: Table) -> Finding:
+    mismatches: list[tuple[str, str]] = []
+    for row in table.rows:
+        expected = DOCUMENTED_STATES[(str(row[0]), str(row[1]))]
+        flags = [f for f in STATE_FLAGS if f != "expired" and row[table.columns.index(f)]]
+        if flags != [expected]:
+            mismatches.append(
+                (
+                    str(row[0]),
+                    f"{row[0]} / {row[1]}: documented {expected}, measured "
+                    f"{', '.join(flags) or 'no flag'}",
+                )
+            )
+    only_without_expiry = bool(mismatches) and all(
+        operation.endswith("expire_on_commit=False") for operation, _ in mismatches
+    )
+    if not mismatches:
+        verdict = Verdict.CONFIRMED
+        explanation = f"All {len(table.rows)} steps left the object in the documented state."
+    else:
+        verdict = Verdict.DEPENDS if only_without_expiry else Verdict.REFUTED
+        explanation = "Differences: " + "; ".join(text for _, text in mismatches) + "."
+        if only_without_expiry:
+            explanation += (
+                " They occur only with expire_on_commit=False: this SQLAlchemy detaches "
+                "deleted objects at commit only when it also expires (Session._remove_snapshot), "
+                "so with False a deleted object is not detached at commit; measured after "
+                f"close: {_flags_of(table, 'delete, expire_on_commit=False', 'close')}, after "
+                "the closed session was garbage-collected: "
+                f"{_flags_of(table, 'delete, expire_on_commit=False', 'session collected')} "
+                "(the flags are read through the session registry)."
+            )
+    return Finding(
+        key="states.operations",
+        claim=(
+            "delete() takes effect at flush (deleted) and commit (detached); expunge() detaches "
+            "(or makes a pending object transient); merge() returns a persistent copy and "
+            "leaves its argument detached; make_transient() makes an object transient."
+        ),
+        source=DOCS_SOURCE,
+        measurements=(
+            Measurement.single("steps as documented", len(table.rows) - len(mismatches), ""),
+            Measurement.single("steps measured", len(table.rows), ""),
+        ),
+        verdict=verdict,
+        explanation=explanation,
+    )
