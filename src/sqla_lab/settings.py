@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     pg_bin: str | None = Field(default=None, description="A directory of your own binaries.")
     pool_size: int = Field(default=5, ge=1)
     max_overflow: int = Field(default=10, ge=-1)
-    pool_timeout: float = Field(default=30.0, gt=0)
+    pool_timeout: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     pool_recycle: int = Field(default=-1, ge=-1, description="Seconds; -1 disables.")
     pool_pre_ping: bool = False
     statement_timeout_ms: int | None = Field(

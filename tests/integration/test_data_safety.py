@@ -195,7 +195,7 @@ def test_every_command_leaves_the_canary_untouched(
     assert canary_state(user_server) == before
 
     load = sqla_lab(
-        "load", "--duration", "2", "--users", "2", "--seed-users", "20",
+        "load", "--duration", "4", "--users", "2", "--seed-users", "20",
         "--out", str(tmp_path / "load"), url=url,
     )  # fmt: skip
     assert load.returncode == 0, load.stderr

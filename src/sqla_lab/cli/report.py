@@ -60,6 +60,10 @@ def read_results(path: Path) -> list[LabResult]:
         raise ConfigurationError(
             f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"{path} is not a sqla-lab results document (nested too deeply)"
+        ) from None
     if not isinstance(document, dict):
         raise ConfigurationError(f"{path} is not a sqla-lab results document")
     try:
@@ -68,6 +72,10 @@ def read_results(path: Path) -> list[LabResult]:
         raise ConfigurationError(f"{path} is not a valid results document: no {exc}") from None
     except (TypeError, ValueError, AttributeError) as exc:
         raise ConfigurationError(f"{path} is not a valid results document: {exc}") from None
+    except RecursionError:
+        raise ConfigurationError(
+            f"{path} is not a valid results document (nested too deeply)"
+        ) from None
 
 
 def _read_runs(paths: Sequence[Path]) -> list[LabResult]:
