@@ -6,10 +6,19 @@ from sqla_lab.lab import Lab
 from sqla_lab.labs.connect import connect_lab
 from sqla_lab.labs.loading import loading_lab
 from sqla_lab.labs.pool import pool_lab
+from sqla_lab.labs.scale import scale_lab
 from sqla_lab.labs.sessions import sessions_lab
 from sqla_lab.labs.states import states_lab
 
-__all__ = ["ALL_LABS", "connect_lab", "loading_lab", "pool_lab", "sessions_lab", "states_lab"]
+__all__ = [
+    "ALL_LABS",
+    "connect_lab",
+    "loading_lab",
+    "pool_lab",
+    "scale_lab",
+    "sessions_lab",
+    "states_lab",
+]
 
 #: An explicit, immutable list: adding a lab means adding it here.
 ALL_LABS: tuple[Lab, ...] = (
@@ -18,4 +27,5 @@ ALL_LABS: tuple[Lab, ...] = (
     sessions_lab,
     states_lab,
     loading_lab,
+    scale_lab,
 )
