@@ -17,6 +17,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_POOL_SWITCHING,
     RunSummary,
     error_text,
+    errors_table,
     measured_run,
     skipped,
 )
@@ -117,7 +118,10 @@ async def app_pool(ctx: LabContext, topology: Topology, workers: WorkerPool) -> 
     )
     return LabOutput(
         findings=(judge_app_pool(runs["QueuePool"], runs["NullPool"]),),
-        tables=(table,),
+        tables=(
+            table,
+            errors_table("scale.app-pool.errors", "Failures behind PgBouncer, by kind", dict(runs)),
+        ),
         charts=(chart,),
     )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqla_lab.labs.scale._jobs import ErrorCount, Job, JobResult, merge_errors
 from sqla_lab.labs.scale._topology import Topology
 from sqla_lab.labs.scale._workers import WorkerPool
-from sqla_lab.results import Finding, Verdict, percentile
+from sqla_lab.results import Finding, Table, Verdict, percentile
 
 __all__ = [
     "ASYNCPG_FAQ",
@@ -26,6 +26,7 @@ __all__ = [
     "UVICORN_DEPLOYMENT",
     "RunSummary",
     "error_text",
+    "errors_table",
     "measured_run",
     "skipped",
 ]
@@ -75,6 +76,21 @@ def skipped(*, key: str, claim: str, source: str, reason: str) -> Finding:
 def error_text(errors: Sequence[ErrorCount]) -> str:
     """``Error (driver, SQLSTATE) ×N; ...`` for a table cell; empty when there were none."""
     return "; ".join(f"{e.label()} ×{e.count}" for e in errors)
+
+
+def errors_table(key: str, title: str, runs: Mapping[str, RunSummary | None]) -> Table:
+    """Every failure of every run, one row per kind: the exact classes and SQLSTATE, as JSON."""
+    return Table(
+        key=key,
+        title=title,
+        columns=("run", "error", "driver_error", "sqlstate", "count", "message"),
+        rows=tuple(
+            (name, e.error, e.driver_error, e.sqlstate, e.count, e.message)
+            for name, run in runs.items()
+            if run is not None
+            for e in run.errors
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

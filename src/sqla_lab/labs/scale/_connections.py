@@ -20,6 +20,7 @@ from sqla_lab.labs.scale._common import (
     PGBOUNCER_FEATURES,
     RunSummary,
     error_text,
+    errors_table,
     measured_run,
     skipped,
 )
@@ -139,7 +140,7 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
         Chart(
             key="scale.connections.server",
             title="Server connections at peak against worker processes",
-            kind="line",
+            kind="bar",
             table=table.key,
             x="workers",
             y=("server_connections",),
@@ -149,7 +150,7 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
         Chart(
             key="scale.connections.throughput",
             title="Requests/s against worker processes",
-            kind="line",
+            kind="bar",
             table=table.key,
             x="workers",
             y=("requests_per_s",),
@@ -168,7 +169,15 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
             reason=NOT_FOUND,
         ),
     )
-    return LabOutput(findings=findings, tables=(table,), charts=charts if pooled or direct else ())
+    errors = errors_table(
+        "scale.connections.errors",
+        "Every failure of the sweep, by exception, driver exception and SQLSTATE",
+        {
+            **{f"direct, {count} workers": run for count, run in direct.items()},
+            **{f"PgBouncer, {count} workers": run for count, run in pooled.items()},
+        },
+    )
+    return LabOutput(findings=findings, tables=(table, errors), charts=charts)
 
 
 def judge_max_connections(direct: dict[int, RunSummary], *, per_worker: int) -> Finding:

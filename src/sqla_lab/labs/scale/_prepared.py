@@ -21,6 +21,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 
+import asyncpg
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -33,6 +34,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_PREPARED_CACHE,
     RunSummary,
     error_text,
+    errors_table,
     measured_run,
     skipped,
 )
@@ -85,7 +87,8 @@ class Variant:
     """One way to run the same requests.
 
     Attributes:
-        name: how tables name it.
+        name: a short name for tables and charts.
+        settings: what exactly it sets.
         pool: ``txn`` (the transaction pool), ``session`` (the lab's session pool) or
             ``tracked`` (a PgBouncer with ``max_prepared_statements``).
         engine: the engine each worker builds.
@@ -93,45 +96,64 @@ class Variant:
     """
 
     name: str
+    settings: str
     pool: str
     engine: EngineSpec
     documented: bool
 
 
-DEFAULTS = Variant(name="SQLAlchemy defaults", pool="txn", engine=_BASE, documented=False)
+DEFAULTS = Variant(
+    name="defaults",
+    settings="SQLAlchemy's and asyncpg's defaults",
+    pool="txn",
+    engine=_BASE,
+    documented=False,
+)
 BOTH_CACHES = Variant(
-    name="statement_cache_size=0 + prepared_statement_cache_size=0",
+    name="both caches off",
+    settings="statement_cache_size=0 + prepared_statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(_BASE, statement_cache_size=0, prepared_statement_cache_size=0),
     documented=True,
 )
 UNIQUE_NULLPOOL = Variant(
-    name="prepared_statement_name_func (unique) + NullPool",
+    name="unique names + NullPool",
+    settings="prepared_statement_name_func (UUIDs) + NullPool",
     pool="txn",
     engine=EngineSpec(pool="null", unique_statement_names=True),
     documented=True,
 )
-SESSION_MODE = Variant(name="PgBouncer session mode", pool="session", engine=_BASE, documented=True)
+SESSION_MODE = Variant(
+    name="session mode",
+    settings="PgBouncer pool_mode=session, SQLAlchemy's defaults",
+    pool="session",
+    engine=_BASE,
+    documented=True,
+)
 TRACKED = Variant(
-    name=f"PgBouncer max_prepared_statements={_MAX_PREPARED}",
+    name="max_prepared_statements",
+    settings=f"PgBouncer max_prepared_statements={_MAX_PREPARED}, SQLAlchemy's defaults",
     pool="tracked",
     engine=_BASE,
     documented=True,
 )
 SA_CACHE_ONLY = Variant(
-    name="prepared_statement_cache_size=0 only",
+    name="SQLAlchemy cache off only",
+    settings="prepared_statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(_BASE, prepared_statement_cache_size=0),
     documented=False,
 )
 ASYNCPG_CACHE_ONLY = Variant(
-    name="statement_cache_size=0 only",
+    name="asyncpg cache off only",
+    settings="statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(_BASE, statement_cache_size=0),
     documented=False,
 )
 UNIQUE_QUEUEPOOL = Variant(
-    name="prepared_statement_name_func (unique), QueuePool kept",
+    name="unique names, QueuePool",
+    settings="prepared_statement_name_func (UUIDs), QueuePool kept",
     pool="txn",
     engine=dataclasses.replace(_BASE, unique_statement_names=True),
     documented=False,
@@ -262,7 +284,18 @@ async def prepared_statements(
             judge_clash(defaults_one, defaults_many),
             judge_fixes(outcomes, clashed=_is_clash(defaults_many) or _is_clash(defaults_one)),
         ),
-        tables=(_table(defaults_one, defaults_many, outcomes, direct_ms),),
+        tables=(
+            _table(defaults_one, defaults_many, outcomes, direct_ms),
+            errors_table(
+                "scale.prepared-statements.errors",
+                "Every failure through the transaction pool, by exception and SQLSTATE",
+                {
+                    f"{DEFAULTS.name}, 1 worker": defaults_one,
+                    f"{DEFAULTS.name}, {WORKERS} workers": defaults_many,
+                    **{o.variant.name: o.run for o in outcomes},
+                },
+            ),
+        ),
         charts=(
             Chart(
                 key="scale.prepared-statements.errors",
@@ -335,11 +368,12 @@ async def _costs(
 
 
 def _row(
-    variant: str, documented: bool | None, run: RunSummary | None, cost: float | None, note: str
+    variant: Variant, label: str, run: RunSummary | None, cost: float | None, note: str
 ) -> tuple[Cell, ...]:
     return (
-        variant,
-        documented,
+        label,
+        variant.settings,
+        variant.documented,
         run.workers if run else None,
         run.requests if run else None,
         run.failures if run else None,
@@ -351,12 +385,10 @@ def _row(
 
 def _table(one: RunSummary, many: RunSummary, outcomes: list[_Outcome], direct_ms: float) -> Table:
     rows = [
-        _row(f"{DEFAULTS.name}, 1 worker", None, one, None, ""),
-        _row(f"{DEFAULTS.name}, {WORKERS} workers", None, many, None, ""),
+        _row(DEFAULTS, f"{DEFAULTS.name}, 1 worker", one, None, ""),
+        _row(DEFAULTS, f"{DEFAULTS.name}, {WORKERS} workers", many, None, ""),
     ]
-    rows += [
-        _row(o.variant.name, o.variant.documented, o.run, o.cost, o.missing or "") for o in outcomes
-    ]
+    rows += [_row(o.variant, o.variant.name, o.run, o.cost, o.missing or "") for o in outcomes]
     return Table(
         key="scale.prepared-statements",
         title=(
@@ -366,6 +398,7 @@ def _table(one: RunSummary, many: RunSummary, outcomes: list[_Outcome], direct_m
         ),
         columns=(
             "variant",
+            "settings",
             "documented_fix",
             "workers",
             "requests",
@@ -460,10 +493,24 @@ def judge_fixes(outcomes: list[_Outcome], *, clashed: bool) -> Finding:
         why = "every documented fix still failed"
     halves = [o for o in outcomes if not o.variant.documented and o.run is not None]
     half_text = " ".join(
-        f"{o.variant.name}: {o.run.failures} failed of {o.run.requests + o.run.failures}."
+        f"{o.variant.name} ({o.variant.settings}): {o.run.failures} failed of "
+        f"{o.run.requests + o.run.failures}."
         for o in halves
         if o.run is not None
     )
+    by_name = {o.variant.name: o for o in outcomes}
+    asyncpg_only, sqlalchemy_only = by_name[ASYNCPG_CACHE_ONLY.name], by_name[SA_CACHE_ONLY.name]
+    if (
+        asyncpg_only.run is not None
+        and sqlalchemy_only.run is not None
+        and not asyncpg_only.run.failures
+        and sqlalchemy_only.run.failures
+    ):
+        half_text += (
+            " asyncpg's setting is the half that works: with its statement cache off, asyncpg "
+            f"{asyncpg.__version__} prepares unnamed statements, re-parsed on each execution, "
+            "which nothing on a shared server connection can collide with."
+        )
     missing = " ".join(f"{o.variant.name}: {o.missing}." for o in outcomes if o.missing)
     priced = sorted(
         (o for o in outcomes if o.cost is not None and o.run is not None and not o.run.failures),

@@ -172,7 +172,7 @@ async def read_replica(ctx: LabContext, topology: Topology, workers: WorkerPool)
     )
     probe_class = type("ProbeRow", (ProbeRow,), {})
     registry().map_imperatively(probe_class, table)
-    rounds = ctx.repetitions(full=200, quick=30)
+    rounds = ctx.repetitions(full=200, quick=50)
     engines = {
         mode: create_async_engine(
             topology.write_server.url,

@@ -27,6 +27,7 @@ from sqla_lab.labs.scale._common import (
     UVICORN_DEPLOYMENT,
     RunSummary,
     error_text,
+    errors_table,
     skipped,
 )
 from sqla_lab.labs.scale._jobs import Job
@@ -198,7 +199,16 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
         )
     )
     return LabOutput(
-        findings=(judge_service_workers(runs), pgbouncer), tables=(table,), charts=charts
+        findings=(judge_service_workers(runs), pgbouncer),
+        tables=(
+            table,
+            errors_table(
+                "scale.service.errors",
+                "Failed service requests, by kind",
+                {f"{route}, {count} workers": run for (route, count), run in runs.items()},
+            ),
+        ),
+        charts=charts,
     )
 
 

@@ -27,6 +27,7 @@ import httpx
 
 from sqla_lab._process import free_port, set_parent_death_signal
 from sqla_lab.errors import LabError
+from sqla_lab.labs.scale._workers import OWNER_ENV
 
 __all__ = ["FACTORY", "STATEMENT_CACHE_ENV", "UvicornService"]
 
@@ -65,6 +66,7 @@ class UvicornService:
         self._env = {k: v for k, v in os.environ.items() if not k.startswith("SQLA_LAB_")}
         self._env.pop("DATABASE_URL", None)
         self._env.update(
+            {OWNER_ENV: str(os.getpid())},
             DATABASE_URL=database_url,
             SQLA_LAB_POOL_SIZE=str(pool_size),
             SQLA_LAB_MAX_OVERFLOW="0",

@@ -31,10 +31,13 @@ from sqla_lab._process import set_parent_death_signal
 from sqla_lab.errors import LabError
 from sqla_lab.labs.scale._jobs import Job, JobResult
 
-__all__ = ["RunningJobs", "WorkerPool"]
+__all__ = ["OWNER_ENV", "RunningJobs", "WorkerPool"]
 
 #: The worker module, next to this one wherever the package moves.
 WORKER_MODULE = __name__.rsplit(".", 1)[0] + "._worker"
+#: Set in the environment of every process the lab starts from Python (workers, uvicorn and
+#: its workers) to the lab's pid, so a leak can be traced to its owner.
+OWNER_ENV = "SQLA_LAB_SCALE_OWNER"
 _STARTUP_TIMEOUT_S = 90.0
 _ANSWER_TIMEOUT_S = 60.0
 _LINE_LIMIT = 2**24
@@ -137,6 +140,7 @@ class WorkerPool:
                     stdout=asyncio.subprocess.PIPE,
                     stderr=handle,
                     limit=_LINE_LIMIT,
+                    env={**os.environ, OWNER_ENV: str(os.getpid())},
                     start_new_session=True,
                     preexec_fn=functools.partial(set_parent_death_signal, signal.SIGTERM),
                 )
