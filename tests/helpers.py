@@ -54,3 +54,61 @@ def orphaned_postmasters(*, wait_s: float = 10.0) -> list[int]:
         if not orphans or time.monotonic() > deadline:
             return orphans
         time.sleep(0.1)
+
+
+_BOUNCER_OWNER = re.compile(rb"/sqla-lab-bouncer-(\d+)-")
+_SCALE_OWNER = b"SQLA_LAB_SCALE_OWNER="
+
+
+def pgbouncers() -> dict[int, int | None]:
+    """Every PgBouncer sqla-lab started, and the pid of the process that started it (read from
+    the ``sqla-lab-bouncer-<pid>-`` directory on its command line)."""
+    found: dict[int, int | None] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not (argv and argv[0].endswith(b"pgbouncer")):
+            continue
+        owner = None
+        for arg in argv:
+            if match := _BOUNCER_OWNER.search(arg):
+                owner = int(match.group(1))
+        if owner is not None:
+            found[int(entry.name)] = owner
+    return found
+
+
+def scale_processes() -> dict[int, int]:
+    """Every process the scale lab started from Python (worker processes, uvicorn and its
+    workers) and its owner, read from ``SQLA_LAB_SCALE_OWNER`` in its environment."""
+    found: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for item in environ:
+            if item.startswith(_SCALE_OWNER) and item[len(_SCALE_OWNER) :].isdigit():
+                found[int(entry.name)] = int(item[len(_SCALE_OWNER) :])
+    return found
+
+
+def leaked_scale_processes(owner: int, *, wait_s: float = 10.0) -> list[int]:
+    """PgBouncers and scale-lab processes of ``owner``, or of an owner that is gone."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        both = {**pgbouncers(), **scale_processes()}
+        leaks = [
+            pid
+            for pid, own in both.items()
+            if own is not None and (own == owner or not _alive(own))
+        ]
+        if not leaks or time.monotonic() > deadline:
+            return sorted(leaks)
+        time.sleep(0.1)
