@@ -55,7 +55,8 @@ __all__ = ["CLASH_SQLSTATES", "VARIANTS", "Variant", "prepared_statements"]
 
 #: 26000 "prepared statement ... does not exist", 42P05 "... already exists", 08P01 a bind
 #: for a statement of another shape.
-CLASH_SQLSTATES = frozenset({"26000", "42P05", "08P01"})
+MISSING, TAKEN = "26000", "42P05"
+CLASH_SQLSTATES = frozenset({MISSING, TAKEN, "08P01"})
 CLASH_DRIVER_ERRORS = frozenset(
     {
         "asyncpg.exceptions.InvalidSQLStatementNameError",
@@ -448,14 +449,25 @@ def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
             ),
         ),
         verdict=verdict,
-        explanation=(
-            f"{why}. With one worker the failures are statements prepared on one server "
-            f"connection and missing on the next; with {WORKERS} workers, whose asyncpg "
-            f"counters generate the same names, names are also taken."
-            if verdict is Verdict.CONFIRMED
-            else f"{why}."
-        ),
+        explanation=f"{why}.{_clash_kinds(one, many)}",
     )
+
+
+def _clash_kinds(one: RunSummary, many: RunSummary) -> str:
+    """Say which of the two clashes showed up, from the SQLSTATEs seen."""
+    text = ""
+    if any(e.sqlstate == MISSING for r in (one, many) for e in r.errors):
+        text += (
+            " 'does not exist' (26000): a statement prepared on one server connection was "
+            "executed on another, where it was never prepared."
+        )
+    if any(e.sqlstate == TAKEN for r in (one, many) for e in r.errors):
+        text += (
+            " 'already exists' (42P05): a server connection already held a statement of that "
+            "name, left by another client; asyncpg numbers its statement names per process, so "
+            "processes repeat each other's."
+        )
+    return text
 
 
 def judge_fixes(outcomes: list[_Outcome], *, clashed: bool) -> Finding:

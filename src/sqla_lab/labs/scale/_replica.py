@@ -291,7 +291,7 @@ def _output(
     return LabOutput(
         findings=(
             judge_read_your_writes(by_mode, load, sync_standbys=sync_standbys, own=own),
-            judge_remote_apply_cost(by_mode, sync_standbys=sync_standbys),
+            judge_remote_apply_cost(by_mode, sync_standbys=sync_standbys, own=own),
         ),
         tables=(table,),
         charts=charts,
@@ -361,7 +361,9 @@ def judge_read_your_writes(
     )
 
 
-def judge_remote_apply_cost(by_mode: dict[str, _Probes], *, sync_standbys: int) -> Finding:
+def judge_remote_apply_cost(
+    by_mode: dict[str, _Probes], *, sync_standbys: int, own: bool = True
+) -> Finding:
     """How much longer a commit takes when it waits for the standby to replay it."""
     local = Measurement.from_samples(
         "commit, synchronous_commit=local", by_mode["local"].commit_ms, "ms"
@@ -397,8 +399,12 @@ def judge_remote_apply_cost(by_mode: dict[str, _Probes], *, sync_standbys: int) 
         ),
         verdict=verdict,
         explanation=(
-            f"{why}; 'on' took {flushed.value / local.value:.2f}x. The primary and its replica "
-            "share this machine, so the network part of the wait is a loopback round trip; "
-            "across hosts it grows with the distance."
+            f"{why}; 'on' took {flushed.value / local.value:.2f}x."
+            + (
+                " The lab's primary and replica share this machine: the network part of the "
+                "wait is a loopback round trip, and grows with the distance between hosts."
+                if own
+                else ""
+            )
         ),
     )

@@ -245,8 +245,8 @@ def judge_service_workers(runs: dict[tuple[str, int], RunSummary]) -> Finding:
         verdict=verdict,
         explanation=(
             f"{why}. This machine has {cpus} CPUs, shared by the uvicorn workers, PostgreSQL "
-            "and the load generator, so a second worker competes for the same cores; on a "
-            "machine with spare cores the ratio is higher."
+            "and the load generator, so a second worker competes for the same cores: the "
+            "ratio says little about a machine with cores to spare."
         ),
     )
 

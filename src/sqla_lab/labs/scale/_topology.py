@@ -60,6 +60,11 @@ SESSION_POOL = PoolSpec(name="session", pool_mode="session", pool_size=12)
 PRIMARY_SETTINGS = {
     "max_connections": str(MAX_CONNECTIONS),
     "superuser_reserved_connections": "0",
+}
+#: Only with the lab's own replica attached: a synchronous standby that nothing waits for
+#: unless a session asks (a standby name with no standby would hang such commits).
+REPLICATED_SETTINGS = {
+    **PRIMARY_SETTINGS,
     "synchronous_standby_names": "*",
     "synchronous_commit": "local",
 }
@@ -272,9 +277,12 @@ async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncItera
         ctx.progress.start("scale: starting a primary, its replica and PgBouncer", 3)
         # Started in this thread on purpose: the parent-death signal belongs to the thread
         # that forks, and an executor thread may end before the server does.
+        own_replica = options.replica_url is None
         primary = stack.enter_context(
             EmbeddedPostgres(
-                settings.pg_version, bin_dir=settings.pg_bin, server_settings=PRIMARY_SETTINGS
+                settings.pg_version,
+                bin_dir=settings.pg_bin,
+                server_settings=REPLICATED_SETTINGS if own_replica else PRIMARY_SETTINGS,
             )
         )
         ctx.progress.advance()
@@ -314,7 +322,7 @@ async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncItera
                 connections=connections,
                 write_server=write_server,
                 replica=replica,
-                own_replica=options.replica_url is None,
+                own_replica=own_replica,
                 bouncer=bouncer,
                 bouncer_version=version,
                 user_pooler=options.pgbouncer_url,
