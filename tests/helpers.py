@@ -5,29 +5,35 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _OWNER = re.compile(rb"^cluster_name=sqla-lab-(\d+)$")
+
+
+def _processes(name: str) -> Iterator[tuple[int, list[bytes]]]:
+    """Each running process's pid and ``/proc/<pid>/<name>`` split at NUL bytes."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            yield int(entry.name), (entry / name).read_bytes().split(b"\0")
+        except OSError:
+            continue
 
 
 def postmasters() -> dict[int, int | None]:
     """Every running postmaster (``postgres -D ...``) and the pid of the process that started
     it, read from the ``cluster_name=sqla-lab-<pid>`` sqla-lab puts on its command line."""
     found: dict[int, int | None] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, argv in _processes("cmdline"):
         if not (argv and argv[0].endswith(b"/postgres") and b"-D" in argv):
             continue
         owner = None
         for arg in argv:
             if match := _OWNER.match(arg):
                 owner = int(match.group(1))
-        found[int(entry.name)] = owner
+        found[pid] = owner
     return found
 
 
@@ -64,21 +70,12 @@ def pgbouncers() -> dict[int, int | None]:
     """Every PgBouncer sqla-lab started, and the pid of the process that started it (read from
     the ``sqla-lab-bouncer-<pid>-`` directory on its command line)."""
     found: dict[int, int | None] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, argv in _processes("cmdline"):
         if not (argv and argv[0].endswith(b"pgbouncer")):
             continue
-        owner = None
         for arg in argv:
             if match := _BOUNCER_OWNER.search(arg):
-                owner = int(match.group(1))
-        if owner is not None:
-            found[int(entry.name)] = owner
+                found[pid] = int(match.group(1))
     return found
 
 
@@ -86,16 +83,10 @@ def scale_processes() -> dict[int, int]:
     """Every process the scale lab started from Python (worker processes, uvicorn and its
     workers) and its owner, read from ``SQLA_LAB_SCALE_OWNER`` in its environment."""
     found: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, environ in _processes("environ"):
         for item in environ:
             if item.startswith(_SCALE_OWNER) and item[len(_SCALE_OWNER) :].isdigit():
-                found[int(entry.name)] = int(item[len(_SCALE_OWNER) :])
+                found[pid] = int(item[len(_SCALE_OWNER) :])
     return found
 
 

@@ -210,6 +210,17 @@ def test_the_service_through_pgbouncer_stays_on_its_pool(quick_run: QuickRun) ->
     assert quick_run.rows("scale.service.errors") == []
 
 
+def test_the_report_draws_every_chart_of_the_lab(quick_run: QuickRun) -> None:
+    from sqla_lab.report.html import render_report
+
+    rendered = render_report([quick_run.result])
+    assert rendered.problems == ()
+    for chart in quick_run.result.charts:
+        assert f'data-chart="{chart.key}"' in rendered.html
+    for finding in quick_run.result.findings:
+        assert f'data-key="{finding.key}"' in rendered.html
+
+
 @needs_pgbouncer
 def test_a_pgbouncer_failing_to_start_is_one_line_and_leaves_nothing() -> None:
     tmp = _private_tmp()

@@ -12,23 +12,22 @@ from sqla_lab.labs.scale._connections import (
     judge_pgbouncer,
 )
 from sqla_lab.labs.scale._jobs import ErrorCount
-from sqla_lab.labs.scale._prepared import (
-    ASYNCPG_CACHE_ONLY,
-    BOTH_CACHES,
-    SA_CACHE_ONLY,
-    SESSION_MODE,
-    TRACKED,
-    UNIQUE_NULLPOOL,
-    _Outcome,
-    judge_clash,
-    judge_fixes,
-)
+from sqla_lab.labs.scale._prepared_findings import judge_clash, judge_fixes
 from sqla_lab.labs.scale._replica import (
     _Probes,
     judge_read_your_writes,
     judge_remote_apply_cost,
 )
 from sqla_lab.labs.scale._service import judge_service_pgbouncer, judge_service_workers
+from sqla_lab.labs.scale._variants import (
+    ASYNCPG_CACHE_ONLY,
+    BOTH_CACHES,
+    SA_CACHE_ONLY,
+    SESSION_MODE,
+    TRACKED,
+    UNIQUE_NULLPOOL,
+    Outcome,
+)
 from sqla_lab.results import Verdict
 
 TOO_MANY = ErrorCount(
@@ -141,17 +140,17 @@ def test_clash_verdict(errors: tuple[ErrorCount, ...], verdict: Verdict) -> None
     assert finding.verdict is verdict
 
 
-def _outcomes(failing: set[str]) -> list[_Outcome]:
+def _outcomes(failing: set[str]) -> list[Outcome]:
     measured = (BOTH_CACHES, UNIQUE_NULLPOOL, SESSION_MODE, SA_CACHE_ONLY, ASYNCPG_CACHE_ONLY)
     outcomes = [
-        _Outcome(
+        Outcome(
             variant=v,
             run=run(workers=3, errors=(MISSING_STATEMENT,) if v.name in failing else ()),
             cost=None if v.name in failing else 1.5,
         )
         for v in measured
     ]
-    outcomes.append(_Outcome(variant=TRACKED, run=None, missing="not available: PgBouncer 1.18.0"))
+    outcomes.append(Outcome(variant=TRACKED, run=None, missing="not available: PgBouncer 1.18.0"))
     return outcomes
 
 

@@ -12,6 +12,8 @@ the two halves of the usual advice on their own (which half does the work). The 
 each fix is timed in this process, interleaved with a direct connection, so the ratio holds
 on a busy machine. PgBouncer 1.21+ can track prepared statements itself
 (``max_prepared_statements``); with an older PgBouncer the lab says so and measures nothing.
+
+The variants live in :mod:`._variants`, the verdicts in :mod:`._prepared_findings`.
 """
 
 from __future__ import annotations
@@ -19,26 +21,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
 
-import asyncpg
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.labs.scale._common import (
-    ASYNCPG_FAQ,
-    PGBOUNCER_CONFIG,
-    PGBOUNCER_FEATURES,
     SQLA_PGBOUNCER,
-    SQLA_PREPARED_CACHE,
     RunSummary,
     error_text,
     errors_table,
     measured_run,
     skipped,
 )
-from sqla_lab.labs.scale._jobs import EngineSpec, Job, select_pair
+from sqla_lab.labs.scale._jobs import Job, select_pair
 from sqla_lab.labs.scale._pgbouncer import (
     MAX_PREPARED_STATEMENTS_SINCE,
     NOT_FOUND,
@@ -46,143 +42,30 @@ from sqla_lab.labs.scale._pgbouncer import (
     PoolSpec,
     supports_max_prepared_statements,
 )
+from sqla_lab.labs.scale._prepared_findings import (
+    CLASH_CLAIM,
+    FIXES_CLAIM,
+    is_clash,
+    judge_clash,
+    judge_fixes,
+)
 from sqla_lab.labs.scale._topology import SESSION_POOL, TXN_POOL, Topology
+from sqla_lab.labs.scale._variants import (
+    BASE,
+    CONCURRENCY,
+    DEFAULTS,
+    HOLD_MS,
+    MAX_PREPARED,
+    VARIANTS,
+    WORKERS,
+    Outcome,
+    Variant,
+)
 from sqla_lab.labs.scale._workers import WorkerPool
 from sqla_lab.measure import sample_interleaved
-from sqla_lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.results import Cell, Chart, Measurement, Table
 
-__all__ = ["CLASH_SQLSTATES", "VARIANTS", "Variant", "prepared_statements"]
-
-#: 26000 "prepared statement ... does not exist", 42P05 "... already exists", 08P01 a bind
-#: for a statement of another shape.
-MISSING, TAKEN = "26000", "42P05"
-CLASH_SQLSTATES = frozenset({MISSING, TAKEN, "08P01"})
-CLASH_DRIVER_ERRORS = frozenset(
-    {
-        "asyncpg.exceptions.InvalidSQLStatementNameError",
-        "asyncpg.exceptions.DuplicatePreparedStatementError",
-        "asyncpg.exceptions.ProtocolViolationError",
-        "asyncpg.exceptions._base.InternalClientError",
-    }
-)
-WORKERS = 3
-CONCURRENCY = 4
-HOLD_MS = 1.0
-_BASE = EngineSpec(pool_size=4, max_overflow=0)
-_MAX_PREPARED = 200
-
-CLASH_CLAIM = (
-    "asyncpg through PgBouncer in transaction mode with SQLAlchemy's defaults fails: a "
-    "prepared statement is missing on the next server connection, or its name is taken."
-)
-FIXES_CLAIM = (
-    "Each documented fix removes the clash: asyncpg's statement_cache_size=0 (with "
-    "SQLAlchemy's prepared_statement_cache_size=0), unique prepared_statement_name_func "
-    "names with NullPool, PgBouncer's session mode, or PgBouncer 1.21+'s "
-    "max_prepared_statements."
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Variant:
-    """One way to run the same requests.
-
-    Attributes:
-        name: a short name for tables and charts.
-        settings: what exactly it sets.
-        pool: ``txn`` (the transaction pool), ``session`` (the lab's session pool) or
-            ``tracked`` (a PgBouncer with ``max_prepared_statements``).
-        engine: the engine each worker builds.
-        documented: a fix the documentation gives (the others are halves of one).
-    """
-
-    name: str
-    settings: str
-    pool: str
-    engine: EngineSpec
-    documented: bool
-
-
-DEFAULTS = Variant(
-    name="defaults",
-    settings="SQLAlchemy's and asyncpg's defaults",
-    pool="txn",
-    engine=_BASE,
-    documented=False,
-)
-BOTH_CACHES = Variant(
-    name="both caches off",
-    settings="statement_cache_size=0 + prepared_statement_cache_size=0",
-    pool="txn",
-    engine=dataclasses.replace(_BASE, statement_cache_size=0, prepared_statement_cache_size=0),
-    documented=True,
-)
-UNIQUE_NULLPOOL = Variant(
-    name="unique names + NullPool",
-    settings="prepared_statement_name_func (UUIDs) + NullPool",
-    pool="txn",
-    engine=EngineSpec(pool="null", unique_statement_names=True),
-    documented=True,
-)
-SESSION_MODE = Variant(
-    name="session mode",
-    settings="PgBouncer pool_mode=session, SQLAlchemy's defaults",
-    pool="session",
-    engine=_BASE,
-    documented=True,
-)
-TRACKED = Variant(
-    name="max_prepared_statements",
-    settings=f"PgBouncer max_prepared_statements={_MAX_PREPARED}, SQLAlchemy's defaults",
-    pool="tracked",
-    engine=_BASE,
-    documented=True,
-)
-SA_CACHE_ONLY = Variant(
-    name="SQLAlchemy cache off only",
-    settings="prepared_statement_cache_size=0",
-    pool="txn",
-    engine=dataclasses.replace(_BASE, prepared_statement_cache_size=0),
-    documented=False,
-)
-ASYNCPG_CACHE_ONLY = Variant(
-    name="asyncpg cache off only",
-    settings="statement_cache_size=0",
-    pool="txn",
-    engine=dataclasses.replace(_BASE, statement_cache_size=0),
-    documented=False,
-)
-UNIQUE_QUEUEPOOL = Variant(
-    name="unique names, QueuePool",
-    settings="prepared_statement_name_func (UUIDs), QueuePool kept",
-    pool="txn",
-    engine=dataclasses.replace(_BASE, unique_statement_names=True),
-    documented=False,
-)
-#: Every variant after the defaults, documented fixes first.
-VARIANTS = (
-    BOTH_CACHES,
-    UNIQUE_NULLPOOL,
-    SESSION_MODE,
-    TRACKED,
-    SA_CACHE_ONLY,
-    ASYNCPG_CACHE_ONLY,
-    UNIQUE_QUEUEPOOL,
-)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Outcome:
-    variant: Variant
-    run: RunSummary | None
-    cost: float | None = None
-    missing: str | None = None
-
-
-def _is_clash(run: RunSummary) -> bool:
-    return any(
-        e.sqlstate in CLASH_SQLSTATES or e.driver_error in CLASH_DRIVER_ERRORS for e in run.errors
-    )
+__all__ = ["prepared_statements"]
 
 
 @contextlib.contextmanager
@@ -199,7 +82,7 @@ def _tracking_bouncer(topology: Topology) -> Iterator[PgBouncer]:
         user=primary.user,
         password=primary.password,
         pools=(PoolSpec(name="tracked", pool_mode="transaction", pool_size=TXN_POOL.pool_size),),
-        max_prepared_statements=_MAX_PREPARED,
+        max_prepared_statements=MAX_PREPARED,
     ) as bouncer:
         yield bouncer
 
@@ -256,18 +139,18 @@ async def prepared_statements(
         topology, workers, jobs(pooler, DEFAULTS, WORKERS), on_primary=on_primary
     )
     ctx.progress.advance()
-    outcomes: list[_Outcome] = []
+    outcomes: list[Outcome] = []
     for variant in VARIANTS:
         missing = _unavailable(variant, topology)
         if missing is not None:
-            outcomes.append(_Outcome(variant=variant, run=None, missing=missing))
+            outcomes.append(Outcome(variant=variant, run=None, missing=missing))
         elif variant.pool == "tracked":
             with _tracking_bouncer(topology) as tracked:
                 url = tracked.url("tracked")
                 run = await measured_run(
                     topology, workers, jobs(url, variant, WORKERS), on_primary=True
                 )
-            outcomes.append(_Outcome(variant=variant, run=run))
+            outcomes.append(Outcome(variant=variant, run=run))
         else:
             url = pooler
             if variant.pool == "session":
@@ -276,14 +159,14 @@ async def prepared_statements(
             run = await measured_run(
                 topology, workers, jobs(url, variant, WORKERS), on_primary=on_primary
             )
-            outcomes.append(_Outcome(variant=variant, run=run))
+            outcomes.append(Outcome(variant=variant, run=run))
         ctx.progress.advance()
     costs, direct_ms = await _costs(ctx, topology, [o for o in outcomes if o.run is not None])
     outcomes = [dataclasses.replace(o, cost=costs.get(o.variant.name)) for o in outcomes]
     return LabOutput(
         findings=(
             judge_clash(defaults_one, defaults_many),
-            judge_fixes(outcomes, clashed=_is_clash(defaults_many) or _is_clash(defaults_one)),
+            judge_fixes(outcomes, clashed=is_clash(defaults_many) or is_clash(defaults_one)),
         ),
         tables=(
             _table(defaults_one, defaults_many, outcomes, direct_ms),
@@ -321,11 +204,11 @@ async def prepared_statements(
 
 
 async def _costs(
-    ctx: LabContext, topology: Topology, outcomes: list[_Outcome]
+    ctx: LabContext, topology: Topology, outcomes: list[Outcome]
 ) -> tuple[dict[str, float], float]:
     """Median request time of each error-free variant over a direct connection's, interleaved."""
     engines: dict[str, AsyncEngine] = {
-        "direct": create_async_engine(topology.primary.url, **_BASE.engine_kwargs())
+        "direct": create_async_engine(topology.primary.url, **BASE.engine_kwargs())
     }
     trackers = contextlib.ExitStack()
     try:
@@ -384,7 +267,7 @@ def _row(
     )
 
 
-def _table(one: RunSummary, many: RunSummary, outcomes: list[_Outcome], direct_ms: float) -> Table:
+def _table(one: RunSummary, many: RunSummary, outcomes: list[Outcome], direct_ms: float) -> Table:
     rows = [
         _row(DEFAULTS, f"{DEFAULTS.name}, 1 worker", one, None, ""),
         _row(DEFAULTS, f"{DEFAULTS.name}, {WORKERS} workers", many, None, ""),
@@ -409,137 +292,4 @@ def _table(one: RunSummary, many: RunSummary, outcomes: list[_Outcome], direct_m
             "error_kinds",
         ),
         rows=tuple(rows),
-    )
-
-
-def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
-    """Did SQLAlchemy's defaults fail through the transaction pool, and how."""
-    clash_one, clash_many = _is_clash(one), _is_clash(many)
-    if clash_one or clash_many:
-        verdict = Verdict.CONFIRMED
-        kinds = error_text(many.errors if clash_many else one.errors)
-        why = f"the defaults failed: {kinds}"
-    elif one.failures or many.failures:
-        verdict = Verdict.DEPENDS
-        why = f"requests failed, but not with a prepared-statement error: {error_text(many.errors)}"
-    else:
-        verdict = Verdict.REFUTED
-        why = (
-            f"{one.requests + many.requests} requests succeeded with the defaults: this pooler "
-            "does not break prepared statements (session mode, or tracking them)"
-        )
-    return Finding(
-        key="scale.prepared-statement-clash",
-        claim=CLASH_CLAIM,
-        source=f"{SQLA_PGBOUNCER}; {ASYNCPG_FAQ}; {PGBOUNCER_FEATURES}",
-        measurements=(
-            Measurement.single("failed requests, 1 worker", one.failures, ""),
-            Measurement.single("successful requests, 1 worker", one.requests, ""),
-            Measurement.single(f"failed requests, {WORKERS} workers", many.failures, ""),
-            Measurement.single(f"successful requests, {WORKERS} workers", many.requests, ""),
-            *(
-                Measurement.single(
-                    f"successful requests before the first failure, {label}", first, ""
-                )
-                for label, first in (
-                    ("1 worker", one.first_error_after),
-                    (f"{WORKERS} workers", many.first_error_after),
-                )
-                if first is not None
-            ),
-        ),
-        verdict=verdict,
-        explanation=f"{why}.{_clash_kinds(one, many)}",
-    )
-
-
-def _clash_kinds(one: RunSummary, many: RunSummary) -> str:
-    """Say which of the two clashes showed up, from the SQLSTATEs seen."""
-    text = ""
-    if any(e.sqlstate == MISSING for r in (one, many) for e in r.errors):
-        text += (
-            " 'does not exist' (26000): a statement prepared on one server connection was "
-            "executed on another, where it was never prepared."
-        )
-    if any(e.sqlstate == TAKEN for r in (one, many) for e in r.errors):
-        text += (
-            " 'already exists' (42P05): a server connection already held a statement of that "
-            "name, left by another client; asyncpg numbers its statement names per process, so "
-            "processes repeat each other's."
-        )
-    return text
-
-
-def judge_fixes(outcomes: list[_Outcome], *, clashed: bool) -> Finding:
-    """Every documented fix that could run here must be error-free."""
-    measured = [o for o in outcomes if o.variant.documented and o.run is not None]
-    clean = [o for o in measured if o.run is not None and not o.run.failures]
-    measurements: list[Measurement] = []
-    for outcome in outcomes:
-        if outcome.run is None:
-            continue
-        measurements.append(
-            Measurement.single(f"failed requests, {outcome.variant.name}", outcome.run.failures, "")
-        )
-        if outcome.cost is not None:
-            measurements.append(
-                Measurement.single(f"cost vs direct, {outcome.variant.name}", outcome.cost, "x")
-            )
-    if not clashed:
-        verdict = Verdict.INCONCLUSIVE
-        why = "the defaults did not clash here, so no fix had anything to remove"
-    elif not measured:
-        verdict = Verdict.INCONCLUSIVE
-        why = "no documented fix could be measured here"
-    elif len(clean) == len(measured):
-        verdict = Verdict.CONFIRMED
-        why = f"all {len(measured)} documented fixes measured ran without a failure"
-    elif clean:
-        verdict = Verdict.DEPENDS
-        failing = [o.variant.name for o in measured if o not in clean]
-        why = (
-            f"{len(clean)} of {len(measured)} fixes ran clean; still failing: {', '.join(failing)}"
-        )
-    else:
-        verdict = Verdict.REFUTED
-        why = "every documented fix still failed"
-    halves = [o for o in outcomes if not o.variant.documented and o.run is not None]
-    half_text = " ".join(
-        f"{o.variant.name} ({o.variant.settings}): {o.run.failures} failed of "
-        f"{o.run.requests + o.run.failures}."
-        for o in halves
-        if o.run is not None
-    )
-    by_name = {o.variant.name: o for o in outcomes}
-    asyncpg_only, sqlalchemy_only = by_name[ASYNCPG_CACHE_ONLY.name], by_name[SA_CACHE_ONLY.name]
-    if (
-        asyncpg_only.run is not None
-        and sqlalchemy_only.run is not None
-        and not asyncpg_only.run.failures
-        and sqlalchemy_only.run.failures
-    ):
-        half_text += (
-            " asyncpg's setting is the half that works: with its statement cache off, asyncpg "
-            f"{asyncpg.__version__} prepares unnamed statements, re-parsed on each execution, "
-            "which nothing on a shared server connection can collide with."
-        )
-    missing = " ".join(f"{o.variant.name}: {o.missing}." for o in outcomes if o.missing)
-    priced = sorted(
-        (o for o in outcomes if o.cost is not None and o.run is not None and not o.run.failures),
-        key=lambda o: o.cost or 0.0,
-    )
-    cost_text = (
-        " Request time against a direct connection's, error-free variants, cheapest first: "
-        + ", ".join(f"{o.variant.name} {o.cost:.2f}x" for o in priced)
-        + "."
-        if priced
-        else ""
-    )
-    return Finding(
-        key="scale.prepared-statement-fixes",
-        claim=FIXES_CLAIM,
-        source=f"{SQLA_PGBOUNCER}; {SQLA_PREPARED_CACHE}; {ASYNCPG_FAQ}; {PGBOUNCER_CONFIG}",
-        measurements=tuple(measurements),
-        verdict=verdict,
-        explanation=" ".join(p for p in (f"{why}.{cost_text}", half_text, missing) if p),
     )
