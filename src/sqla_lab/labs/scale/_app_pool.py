@@ -91,8 +91,8 @@ async def app_pool(ctx: LabContext, topology: Topology, workers: WorkerPool) -> 
     table = Table(
         key="scale.app-pool",
         title=(
-            f"{WORKERS} workers × {CONCURRENCY} tasks through {topology.bouncer_description}'s "
-            "transaction pool, asyncpg statement_cache_size=0"
+            f"{WORKERS} workers × {CONCURRENCY} tasks through {topology.bouncer_description} "
+            "(transaction pool), asyncpg statement_cache_size=0"
         ),
         columns=(
             "app_pool",

@@ -1,7 +1,8 @@
 """The scale lab's servers: its own primary, streaming replica and PgBouncer, or the user's.
 
-The lab never loads or reconfigures the server the other labs use (``DATABASE_URL``): it
-builds a private topology from the bundled binaries each run, so it can set
+The lab never reconfigures the server the other labs use (``DATABASE_URL``), and loads it
+only when told to (``--replica-url``: then it writes to one table it creates there, and
+drops). It builds a private topology from the bundled binaries each run, so it can set
 ``max_connections`` low on purpose and exhaust it safely:
 
 * a primary :class:`~sqla_lab.postgres.EmbeddedPostgres` with ``max_connections = 20`` and

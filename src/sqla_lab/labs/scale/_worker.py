@@ -206,8 +206,8 @@ async def _run(job: Job, reader: asyncio.StreamReader) -> bool:
         nonlocal watcher
         _send({"ready": True})
         message = await _read(reader)
-        if message is None:
-            return False
+        if message is None or "go" not in message:
+            return False  # the lab went away, or gave up on this run
         watcher = asyncio.create_task(watch())
         return True
 
