@@ -298,3 +298,21 @@ def test_replica_url_without_its_primary_is_exit_2() -> None:
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_an_unreachable_pgbouncer_url_is_exit_2_before_the_lab_starts_anything() -> None:
+    tmp = _private_tmp()
+    process = _start(tmp, "--quick", "--pgbouncer-url", "postgresql://u:p@127.0.0.1:1/db")
+    try:
+        _, stderr = process.communicate(timeout=120)
+        assert process.returncode == 2, stderr
+        lines = [line for line in stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, stderr
+        assert lines[0].startswith("error: cannot connect to u@127.0.0.1:1/db")
+        assert postmaster_pids(owner=process.pid) == []
+        assert leaked_scale_processes(process.pid) == []
+        assert _leftovers(tmp) == []
+    finally:
+        process.kill()
+        process.communicate()
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -41,7 +41,13 @@ from sqla_lab.labs.scale._pgbouncer import (
     find_pgbouncer,
     pgbouncer_version,
 )
-from sqla_lab.postgres import EmbeddedPostgres, ExistingPostgres, PostgresServer, parse_database_url
+from sqla_lab.postgres import (
+    EmbeddedPostgres,
+    ExistingPostgres,
+    PostgresServer,
+    parse_database_url,
+    probe_sync,
+)
 from sqla_lab.settings import Settings
 
 __all__ = [
@@ -274,11 +280,20 @@ async def _check_standby(replica: PostgresServer) -> None:
 async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncIterator[Topology]:
     """Start the lab's servers (and reach the user's); stop and delete them on exit."""
     settings = ctx.settings
+    # The user's servers first: a wrong URL fails in a second, before anything starts.
+    user_replica = None
+    if options.replica_url is not None:
+        user_replica = ExistingPostgres(options.replica_url)
+        await user_replica.astart()
+        await _check_standby(user_replica)
+    if options.pgbouncer_url is not None:
+        # psycopg, not asyncpg: one unnamed statement, whatever the pool mode.
+        await asyncio.to_thread(probe_sync, options.pgbouncer_url)
     with contextlib.ExitStack() as stack:
         ctx.progress.start("scale: starting a primary, its replica and PgBouncer", 3)
         # Started in this thread on purpose: the parent-death signal belongs to the thread
         # that forks, and an executor thread may end before the server does.
-        own_replica = options.replica_url is None
+        own_replica = user_replica is None
         primary = stack.enter_context(
             EmbeddedPostgres(
                 settings.pg_version,
@@ -288,10 +303,8 @@ async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncItera
         )
         ctx.progress.advance()
         replica: PostgresServer
-        if options.replica_url is not None:
-            replica = ExistingPostgres(options.replica_url)
-            await replica.astart()
-            await _check_standby(replica)
+        if user_replica is not None:
+            replica = user_replica
             write_server: PostgresServer = ctx.server
         else:
             replica = stack.enter_context(primary.create_replica())
