@@ -1,4 +1,5 @@
-"""Suite-wide guard: no PostgreSQL started during the run may outlive it."""
+"""Suite-wide guard: no PostgreSQL, PgBouncer or scale-lab process started during the run
+may outlive it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy.pool import NullPool
 from sqla_lab.demo.models import Base
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.workspace import Workspace
-from tests.helpers import orphaned_postmasters, postmaster_pids
+from tests.helpers import leaked_scale_processes, orphaned_postmasters, postmaster_pids
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +36,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     while postmaster_pids(owner=os.getpid()) and time.monotonic() < deadline:
         time.sleep(0.1)
     left = sorted(set(postmaster_pids(owner=os.getpid())) | set(orphaned_postmasters(wait_s=0)))
+    left += leaked_scale_processes(os.getpid(), wait_s=5)
     if left:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
-            reporter.write_line(f"ERROR: postgres processes outlived the test run: {left}")
+            reporter.write_line(
+                f"ERROR: postgres, pgbouncer or scale-lab processes outlived the test run: {left}"
+            )

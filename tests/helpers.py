@@ -5,29 +5,35 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 _OWNER = re.compile(rb"^cluster_name=sqla-lab-(\d+)$")
+
+
+def _processes(name: str) -> Iterator[tuple[int, list[bytes]]]:
+    """Each running process's pid and ``/proc/<pid>/<name>`` split at NUL bytes."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            yield int(entry.name), (entry / name).read_bytes().split(b"\0")
+        except OSError:
+            continue
 
 
 def postmasters() -> dict[int, int | None]:
     """Every running postmaster (``postgres -D ...``) and the pid of the process that started
     it, read from the ``cluster_name=sqla-lab-<pid>`` sqla-lab puts on its command line."""
     found: dict[int, int | None] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
+    for pid, argv in _processes("cmdline"):
         if not (argv and argv[0].endswith(b"/postgres") and b"-D" in argv):
             continue
         owner = None
         for arg in argv:
             if match := _OWNER.match(arg):
                 owner = int(match.group(1))
-        found[int(entry.name)] = owner
+        found[pid] = owner
     return found
 
 
@@ -53,4 +59,47 @@ def orphaned_postmasters(*, wait_s: float = 10.0) -> list[int]:
         orphans = [pid for pid, own in postmasters().items() if own is not None and not _alive(own)]
         if not orphans or time.monotonic() > deadline:
             return orphans
+        time.sleep(0.1)
+
+
+_BOUNCER_OWNER = re.compile(rb"/sqla-lab-bouncer-(\d+)-")
+_SCALE_OWNER = b"SQLA_LAB_SCALE_OWNER="
+
+
+def pgbouncers() -> dict[int, int | None]:
+    """Every PgBouncer sqla-lab started, and the pid of the process that started it (read from
+    the ``sqla-lab-bouncer-<pid>-`` directory on its command line)."""
+    found: dict[int, int | None] = {}
+    for pid, argv in _processes("cmdline"):
+        if not (argv and argv[0].endswith(b"pgbouncer")):
+            continue
+        for arg in argv:
+            if match := _BOUNCER_OWNER.search(arg):
+                found[pid] = int(match.group(1))
+    return found
+
+
+def scale_processes() -> dict[int, int]:
+    """Every process the scale lab started from Python (worker processes, uvicorn and its
+    workers) and its owner, read from ``SQLA_LAB_SCALE_OWNER`` in its environment."""
+    found: dict[int, int] = {}
+    for pid, environ in _processes("environ"):
+        for item in environ:
+            if item.startswith(_SCALE_OWNER) and item[len(_SCALE_OWNER) :].isdigit():
+                found[pid] = int(item[len(_SCALE_OWNER) :])
+    return found
+
+
+def leaked_scale_processes(owner: int, *, wait_s: float = 10.0) -> list[int]:
+    """PgBouncers and scale-lab processes of ``owner``, or of an owner that is gone."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        both = {**pgbouncers(), **scale_processes()}
+        leaks = [
+            pid
+            for pid, own in both.items()
+            if own is not None and (own == owner or not _alive(own))
+        ]
+        if not leaks or time.monotonic() > deadline:
+            return sorted(leaks)
         time.sleep(0.1)

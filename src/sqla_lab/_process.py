@@ -172,8 +172,9 @@ def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
     return target / "bin"
 
 
-def set_parent_death_signal() -> None:  # pragma: no cover - runs in the forked child
-    """Ask Linux to send SIGINT (fast shutdown) to the child when its parent dies.
+def set_parent_death_signal(sig: int = signal.SIGINT) -> None:  # pragma: no cover - in the child
+    """Ask Linux to send ``sig`` (default SIGINT, PostgreSQL's fast shutdown) to the child
+    when its parent dies.
 
     Runs in the child after ``subprocess`` switched user, because a credential change
     clears the setting. Elsewhere than Linux it does nothing: the atexit hook remains.
@@ -181,7 +182,7 @@ def set_parent_death_signal() -> None:  # pragma: no cover - runs in the forked 
     if sys.platform != "linux":
         return
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGINT)
+    libc.prctl(_PR_SET_PDEATHSIG, int(sig))
 
 
 def free_port(host: str = "127.0.0.1") -> int:

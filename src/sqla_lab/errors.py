@@ -9,8 +9,9 @@ all) can turn them into a one-line message and an exit code in one place::
     ├── PostgresError             the database server could not be used
     │   ├── PostgresNotFoundError     no PostgreSQL binaries where we looked
     │   ├── PostgresStartError        initdb or postgres failed (busy port, unwritable dir, ...)
-    │   └── DatabaseUnavailable       a server that should be there cannot be reached or refused
-    │                                 our credentials
+    │   ├── DatabaseUnavailable       a server that should be there cannot be reached or refused
+    │   │                             our credentials
+    │   └── PgBouncerError            PgBouncer could not be started or its version read
     ├── LabError                  a lab could not produce its result
     └── ExpectationFailed         an instrument's expectation was not met (also an
         │                         AssertionError, so pytest reports it as a failed assert)
@@ -30,6 +31,7 @@ __all__ = [
     "ExpectationFailed",
     "LabError",
     "NPlusOneDetected",
+    "PgBouncerError",
     "PostgresError",
     "PostgresNotFoundError",
     "PostgresStartError",
@@ -69,6 +71,10 @@ class PostgresStartError(PostgresError):
 
 class DatabaseUnavailable(PostgresError):
     """A server that should be reachable is not, or it rejected our credentials."""
+
+
+class PgBouncerError(PostgresError):
+    """PgBouncer could not be started, or its version could not be read."""
 
 
 class LabError(SqlaLabError):

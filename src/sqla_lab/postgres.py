@@ -539,6 +539,65 @@ class EmbeddedPostgres(PostgresServer):
             raise PostgresError("the embedded server is not running")
         self._process.send_signal(signal.SIGHUP)
 
+    def create_replica(self, *, server_settings: dict[str, str] | None = None) -> EmbeddedPostgres:
+        """Copy this running server with ``pg_basebackup -R`` into a streaming replica.
+
+        The copy lives in a new temporary directory (swept like any other when a killed
+        process leaves it) and keeps this server's password; the returned server is not
+        started: starting it starts a hot standby streaming from this server over TCP, and
+        closing it stops it and deletes its directory.
+
+        Raises:
+            PostgresError: this server is not running.
+            PostgresStartError: ``pg_basebackup`` failed.
+        """
+        if self.status is not Status.RUNNING or self.password is None:
+            raise PostgresError("the embedded server is not running")
+        root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
+        try:
+            password_file = root / _PASSWORD_FILE
+            password_file.write_text(self.password + "\n")
+            password_file.chmod(0o600)
+            (root / _MARKER_FILE).write_text(
+                f"created by sqla-lab; safe to delete when stopped\n{_MADE_DIRECTORY}\n"
+            )
+            self._run_as.chown(root)
+            command = [
+                str(self._bin("pg_basebackup")),
+                *("-D", str(root / _DATA_SUBDIR), "-h", self.host, "-p", str(self.port)),
+                *("-U", self.user, "--write-recovery-conf", "--wal-method=stream"),
+                *("--checkpoint=fast", "--no-sync", "--no-password"),
+            ]
+            # The password travels in the environment, never on a command line `ps` shows.
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
+                env={**self._child_env(), "PGPASSWORD": self.password},
+                cwd=self._child_cwd,
+                user=self._run_as.uid,
+                group=self._run_as.gid,
+                extra_groups=self._child_groups,
+                timeout=self.startup_timeout * 4,
+            )
+            if result.returncode != 0:
+                reason = _interesting_line(result.stderr.decode(errors="replace"))
+                raise PostgresStartError(f"pg_basebackup failed: {reason}")
+        except BaseException:
+            shutil.rmtree(root, ignore_errors=True)
+            raise
+        return EmbeddedPostgres(
+            self.version,
+            bin_dir=self.bin_dir,
+            data_dir=root,
+            host=self.host,
+            user=self.user,
+            database=self.database,
+            server_settings=server_settings,
+            startup_timeout=self.startup_timeout,
+        )
+
     # -- internals -----------------------------------------------------------------------
     def _bin(self, program: str) -> Path:
         if self._server_bin is None:

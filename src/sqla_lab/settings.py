@@ -33,3 +33,12 @@ class Settings(BaseSettings):
         default=None, ge=0, description="PostgreSQL statement_timeout, sent at connect."
     )
     echo: bool = False
+    pgbouncer: str | None = Field(
+        default=None, description="The pgbouncer executable (default: found on PATH)."
+    )
+    pgbouncer_url: str | None = Field(
+        default=None, description="A PgBouncer of yours for the scale lab, instead of its own."
+    )
+    replica_url: str | None = Field(
+        default=None, description="A streaming replica of DATABASE_URL's server for the scale lab."
+    )

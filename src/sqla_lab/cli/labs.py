@@ -22,6 +22,7 @@ from sqla_lab.cli._common import (
     write_json,
     writes_through,
 )
+from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab import Lab, LabResult, dump_results, run_labs, select_labs
 from sqla_lab.labs import ALL_LABS
 from sqla_lab.report.console import ConsoleProgress, render_labs, render_results
@@ -84,9 +85,34 @@ def run(
     quick: Annotated[
         bool, typer.Option("--quick", help="Fewer repetitions: faster, noisier.")
     ] = False,
+    pgbouncer_url: Annotated[
+        str | None,
+        typer.Option(
+            "--pgbouncer-url",
+            help="scale lab: your PgBouncer, instead of the one it starts.",
+            show_default=False,
+        ),
+    ] = None,
+    replica_url: Annotated[
+        str | None,
+        typer.Option(
+            "--replica-url",
+            help="scale lab: your streaming replica of --database-url's server.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run labs and print their findings: claim, source, measurement, verdict."""
-    settings = load_settings(database_url=database_url, pg_version=pg_version)
+    settings = load_settings(
+        database_url=database_url,
+        pg_version=pg_version,
+        pgbouncer_url=pgbouncer_url,
+        replica_url=replica_url,
+    )
+    if settings.replica_url and not settings.database_url:
+        raise ConfigurationError(
+            "--replica-url needs --database-url (or DATABASE_URL) naming its primary"
+        )
     selected = select_labs(ALL_LABS, labs or [])
     to_stdout = json_file is not None and str(json_file) == "-"
     if json_file is not None:

@@ -43,11 +43,17 @@ Cell = str | int | float | bool | None
 
 
 class Verdict(enum.Enum):
-    """What the measurement says about a claim."""
+    """What the measurement says about a claim.
+
+    ``inconclusive``: measured, but the numbers cannot decide. ``skipped``: not measured,
+    because something the claim needs is missing here (the explanation says what).
+    """
 
     CONFIRMED = "confirmed"
     REFUTED = "refuted"
     DEPENDS = "depends"
+    INCONCLUSIVE = "inconclusive"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,8 @@ VERDICT_STYLE = {
     Verdict.CONFIRMED: "bold green",
     Verdict.REFUTED: "bold red",
     Verdict.DEPENDS: "bold yellow",
+    Verdict.INCONCLUSIVE: "bold magenta",
+    Verdict.SKIPPED: "dim",
 }
 
 
