@@ -15,6 +15,12 @@ from types import FrameType
 
 def main() -> None:
     """Import the command line, then run it (unless a signal came meanwhile)."""
+    if sys.argv[1:] in (["--version"], ["-V"]):
+        # Answered without importing the command line (and SQLAlchemy with it).
+        from importlib import metadata
+
+        sys.stdout.write(f"sqla-lab {metadata.version('sqla-lab')}\n")
+        return
     received: list[int] = []
 
     def note(signum: int, frame: FrameType | None) -> None:

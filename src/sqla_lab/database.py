@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import URL
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab.settings import Settings
 from sqla_lab.urls import parse_database_url
 
@@ -45,7 +45,7 @@ def engine_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-class Database:
+class Database(AsyncManaged):
     """An :class:`AsyncEngine` and its :class:`async_sessionmaker`.
 
     Args:
@@ -101,15 +101,10 @@ class Database:
         """Close every pooled connection."""
         await self.engine.dispose()
 
-    async def __aenter__(self) -> Self:
-        return self
+    async def _aopen(self) -> None:
+        """Nothing to open: the engine connects on first use."""
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _aclose(self) -> None:
         await self.dispose()
 
     def __repr__(self) -> str:

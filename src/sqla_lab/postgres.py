@@ -30,14 +30,14 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import asyncpg
 import psycopg
 import psycopg.sql
 from sqlalchemy.engine import URL
 
+from sqla_lab._lifecycle import AsyncManaged, Managed
 from sqla_lab._process import (
     RunAs,
     find_bin_dir,
@@ -143,7 +143,7 @@ async def probe_async(url: URL, *, timeout: float = 5.0) -> str:  # noqa: ASYNC1
         await conn.close()
 
 
-class PostgresServer:
+class PostgresServer(Managed, AsyncManaged):
     """What every server offers: a URL, a status, a life cycle and context managers."""
 
     embedded: bool = False
@@ -201,36 +201,16 @@ class PostgresServer:
         """Stop, and delete unless asked to keep: what context managers do on exit."""
         self.stop()
 
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
+    def _open(self) -> None:
+        self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self) -> None:
         self.close()
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self.astart()
-        except BaseException:
-            self.close()
-            raise
-        return self
+    async def _aopen(self) -> None:
+        await self.astart()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _aclose(self) -> None:
         self.close()
 
 

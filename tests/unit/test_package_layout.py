@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("database", "workspace"),
     ("postgres", "_process"),
     ("urls",),
-    ("errors", "settings", "_stats"),
+    ("errors", "settings", "_stats", "_lifecycle"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 HEAVY = ("fastapi", "uvicorn", "matplotlib", "locust", "jinja2", "prometheus_client", "gevent")

@@ -38,11 +38,10 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from sqlalchemy.engine import URL
 
+from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab.errors import ConfigurationError
 
 __all__ = ["FaultMode", "FaultProxy"]
@@ -92,7 +91,7 @@ class _Link:
             task.cancel()
 
 
-class FaultProxy:
+class FaultProxy(AsyncManaged):
     """An asyncio TCP proxy on 127.0.0.1 in front of ``target_host:target_port``.
 
     Args:
@@ -215,16 +214,10 @@ class FaultProxy:
         if server is not None:
             await server.wait_closed()
 
-    async def __aenter__(self) -> Self:
+    async def _aopen(self) -> None:
         await self.start()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _aclose(self) -> None:
         await self.close()
 
     def __repr__(self) -> str:

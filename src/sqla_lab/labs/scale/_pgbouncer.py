@@ -30,11 +30,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Literal, Self
+from typing import Literal
 
 from sqlalchemy.engine import URL
 
+from sqla_lab._lifecycle import Managed
 from sqla_lab._process import (
     RunAs,
     free_port,
@@ -204,7 +204,7 @@ def render_config(
     return "\n".join(lines) + "\n"
 
 
-class PgBouncer:
+class PgBouncer(Managed):
     """A private PgBouncer in front of one PostgreSQL server, stopped and deleted on close.
 
     Args:
@@ -413,20 +413,10 @@ class PgBouncer:
         if self._status is _Status.RUNNING:
             self._status = _Status.STOPPED
 
-    def __enter__(self) -> Self:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    def _open(self) -> None:
+        self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _close(self) -> None:
         self.stop()
 
     def __repr__(self) -> str:

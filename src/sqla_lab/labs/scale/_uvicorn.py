@@ -20,9 +20,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
+from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab._process import free_port, set_parent_death_signal
 from sqla_lab.errors import LabError
 from sqla_lab.labs.scale._workers import OWNER_ENV
@@ -40,7 +39,7 @@ _READY_LINE = "Application startup complete"
 _LOOPBACK = "127.0.0.1"
 
 
-class UvicornService:
+class UvicornService(AsyncManaged):
     """The demo service on a free loopback port with ``workers`` uvicorn workers.
 
     Args:
@@ -170,18 +169,8 @@ class UvicornService:
             self._log.unlink(missing_ok=True)
             self._log = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+    async def _aopen(self) -> None:
+        await self.start()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def _aclose(self) -> None:
         self.stop()

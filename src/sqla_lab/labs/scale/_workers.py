@@ -24,9 +24,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
+from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab._process import set_parent_death_signal
 from sqla_lab.errors import LabError
 from sqla_lab.labs.scale._jobs import Job, JobResult
@@ -112,7 +112,7 @@ class RunningJobs:
         return results
 
 
-class WorkerPool:
+class WorkerPool(AsyncManaged):
     """``size`` worker processes for the lab's runs.
 
     Args:
@@ -172,6 +172,12 @@ class WorkerPool:
         """Run ``jobs`` (each with a duration) to the end and return their results."""
         return await (await self.begin(jobs)).results()
 
+    async def _aopen(self) -> None:
+        await self.start()
+
+    async def _aclose(self) -> None:
+        await self.close()
+
     async def close(self) -> None:
         """Ask every worker to exit, kill what does not, delete the logs."""
         workers, self._workers = self._workers, []
@@ -195,19 +201,3 @@ class WorkerPool:
             with contextlib.suppress(OSError):
                 os.rmdir(self._log_dir)
             self._log_dir = None
-
-    async def __aenter__(self) -> Self:
-        try:
-            await self.start()
-        except BaseException:
-            await self.close()
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
