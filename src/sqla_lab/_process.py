@@ -20,12 +20,14 @@ import signal
 import socket
 import stat
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqla_lab.errors import ConfigurationError, PostgresNotFoundError, PostgresStartError
 
 __all__ = [
+    "STAGING_MARKER",
     "SUPPORTED_VERSIONS",
     "RunAs",
     "find_bin_dir",
@@ -40,6 +42,8 @@ __all__ = [
 SUPPORTED_VERSIONS: dict[str, str] = {"18": "pginstall18", "16": "pginstall"}
 
 _REQUIRED_PROGRAMS = ("initdb", "postgres")
+#: In a staging directory of a binaries copy: the pid of the process copying.
+STAGING_MARKER = "sqla-lab-copying"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -159,12 +163,16 @@ def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
     install = bin_dir.parent
     target = cache_root / f"sqla-lab-pg-{install.name}-{run_as.uid}"
     if not (target / "bin" / "postgres").exists():
-        staging = target.with_name(target.name + f".{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(install, staging, symlinks=True)
-        with contextlib.suppress(OSError):
-            staging.rename(target)
-        shutil.rmtree(staging, ignore_errors=True)
+        # Copied into a staging directory that says whose it is first, so that a copy cut
+        # short (Ctrl-C, SIGKILL) is recognised and swept later; then renamed into place.
+        staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", dir=cache_root))
+        try:
+            (staging / STAGING_MARKER).write_text(f"{os.getpid()}\n")
+            shutil.copytree(install, staging / "install", symlinks=True)
+            with contextlib.suppress(OSError):
+                (staging / "install").rename(target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     if not run_as.can_enter(target / "bin" / "postgres"):
         raise PostgresStartError(
             f"the PostgreSQL binaries in {bin_dir} are not reachable by user {run_as.name!r}"

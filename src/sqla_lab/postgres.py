@@ -39,6 +39,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab._lifecycle import AsyncManaged, Managed
 from sqla_lab._process import (
+    STAGING_MARKER,
     RunAs,
     find_bin_dir,
     free_port,
@@ -608,6 +609,11 @@ class EmbeddedPostgres(PostgresServer):
             sweep_stale_directories(Path(tempfile.gettempdir()))
             self.root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
             self._made_root = True
+            # Marked at once: a run interrupted from here on leaves a directory the sweeper
+            # knows is sqla-lab's.
+            (self.root / _MARKER_FILE).write_text(
+                f"created by sqla-lab; safe to delete when stopped\n{_MADE_DIRECTORY}\n"
+            )
         root = self.root
         try:
             if not root.exists():
@@ -822,7 +828,16 @@ def sweep_stale_directories(parent: Path, *, older_than_s: float = _STALE_AFTER_
     candidates = [*parent.glob(f"{_ROOT_PREFIX}*"), *parent.glob(f"{_SOCKET_PREFIX}*")]
     for path in candidates:
         try:
-            if now - path.stat().st_mtime < older_than_s or not path.is_dir():
+            if not path.is_dir():
+                continue
+            copying = path / STAGING_MARKER
+            if copying.is_file():
+                # A copy of the binaries that stopped half-way: gone once its copier is.
+                if not _pid_alive(int(copying.read_text().strip() or 0)):
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(path)
+                continue
+            if now - path.stat().st_mtime < older_than_s:
                 continue
             if path.name.startswith(_ROOT_PREFIX):
                 if not (path / _MARKER_FILE).exists() or (path / _KEEP_FILE).exists():
@@ -855,6 +870,18 @@ def _remove_cluster(root: Path) -> None:
     if made_directory:
         with contextlib.suppress(OSError):
             root.rmdir()  # fails, and keeps the directory, if anything else is in it
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def running_postmaster(pgdata: Path) -> int | None:
