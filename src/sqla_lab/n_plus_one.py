@@ -482,10 +482,11 @@ class NPlusOneDetector(Instrument):
         if info is None:
             info = self._infos[shape] = describe(compiled, statement)
         kind = info.kind
-        if kind == "other" or executemany:
-            return
         if kind == "delete":
-            self._on_delete(info)
+            if self._pending:
+                self._on_delete(info)
+            return
+        if kind == "other" or executemany:
             return
         site = self._find_site()
         if info.joined:
@@ -508,7 +509,9 @@ class NPlusOneDetector(Instrument):
             user_refresh = bool(getattr(load_options, "_is_user_refresh", False))
             if refreshed is not None and not user_refresh:
                 self._on_column_load(info, refreshed, site)
-            self._on_loop(info, site, shape, context, parameters, "column_load", refreshed)
+            # An explicit refresh() loop needs another fix than expired or deferred columns.
+            why = None if user_refresh else refreshed
+            self._on_loop(info, site, shape, context, parameters, "column_load", why)
 
     def _on_lazy_load(self, info: StatementInfo, parent: Any, site: CallSite) -> None:
         assert info.prop is not None
@@ -646,10 +649,9 @@ class NPlusOneDetector(Instrument):
             load.used = True
 
     def _on_delete(self, info: StatementInfo) -> None:
-        # A DELETE through a cascading relationship is SQLAlchemy reading it for the user.
+        # Deleting a parent, its children or its association rows, SQLAlchemy reads the
+        # relationship for the user (cascades, foreign keys set to NULL, secondary rows).
         for prop in list(self._pending):
-            if "delete" not in prop.cascade:
-                continue
-            tables = {prop.parent.local_table, prop.mapper.local_table}
+            tables = (prop.parent.local_table, prop.mapper.local_table, prop.secondary)
             if any(getattr(table, "name", None) in info.tables for table in tables):
                 self._on_read(prop)
