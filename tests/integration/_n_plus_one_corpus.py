@@ -703,6 +703,7 @@ def _scenarios() -> tuple[Scenario, ...]:
     paging = "false alarm: paging, chunking, polling"
     run_sync = "false alarm: run_sync and separate lines"
     read = "false alarm: eager collection that was read"
+    drop = "drop_eager_load"
     s = Scenario
     return (
         s("lazy-collection-loop", n1, "selectinload", lazy_collection_loop),
@@ -743,24 +744,24 @@ def _scenarios() -> tuple[Scenario, ...]:
             "sessionmaker",
         ),
         s("gather-watching-everything", other, "in_", gather_of_per_item_selects, "scope"),
-        s("unused-selectinload", unused, "drop_eager_load", unused_selectinload_collection),
-        s("unused-joinedload", unused, "drop_eager_load", unused_joinedload_collection),
-        s("unused-subqueryload", unused, "drop_eager_load", unused_subqueryload_collection),
-        s("unused-joinedload-many-to-one", unused, "drop_eager_load", unused_joinedload_many_to_one),
+        s("unused-selectinload", unused, drop, unused_selectinload_collection),
+        s("unused-joinedload", unused, drop, unused_joinedload_collection),
+        s("unused-subqueryload", unused, drop, unused_subqueryload_collection),
+        s("unused-joinedload-many-to-one", unused, drop, unused_joinedload_many_to_one),
         s(
             "unused-selectinload-many-to-one",
             unused,
-            "drop_eager_load",
+            drop,
             unused_selectinload_many_to_one,
         ),
-        s("unused-joinedload-one-to-one", unused, "drop_eager_load", unused_joinedload_one_to_one),
-        s("unused-many-to-many", unused, "drop_eager_load", unused_many_to_many),
-        s("unused-end-of-joined-chain", unused, "drop_eager_load", unused_end_of_joined_chain),
-        s("unused-end-of-selectin-chain", unused, "drop_eager_load", unused_end_of_selectin_chain),
+        s("unused-joinedload-one-to-one", unused, drop, unused_joinedload_one_to_one),
+        s("unused-many-to-many", unused, drop, unused_many_to_many),
+        s("unused-end-of-joined-chain", unused, drop, unused_end_of_joined_chain),
+        s("unused-end-of-selectin-chain", unused, drop, unused_end_of_selectin_chain),
         s(
             "unused-joined-inside-selectin-chain",
             unused,
-            "drop_eager_load",
+            drop,
             unused_joined_inside_selectin_chain,
         ),
         s("deferred-column-loop", columns, "undefer", deferred_column_loop),
