@@ -80,6 +80,20 @@ class CallSiteFinder:
         self._verdicts[code] = verdict
         return verdict
 
+    def _spawned_by_library(self, parent: greenlet.greenlet) -> bool:
+        """Whether the current greenlet is ``greenlet_spawn(fn)`` of an ignored ``fn``."""
+        spawn = parent.gr_frame
+        if spawn is None or spawn.f_code.co_name != "greenlet_spawn":
+            return False
+        fn = spawn.f_locals.get("fn")
+        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+        if code is None:
+            return False  # a builtin (getattr of awaitable_attrs) or a callable object
+        verdict = self._verdicts.get(code)
+        if verdict is None:
+            verdict = self._classify(code, str(getattr(fn, "__module__", "") or ""))
+        return verdict == _IGNORED
+
     def find(self) -> CallSite:
         """The call site of the statement being sent now (innermost user frame first)."""
         verdicts = self._verdicts
@@ -88,6 +102,11 @@ class CallSiteFinder:
         fallback: tuple[CodeType, int] | None = None
         current: greenlet.greenlet | None = greenlet.getcurrent()
         frame: FrameType | None = sys._getframe(1)
+        parent = current.parent if current is not None else None
+        if parent is not None and self._spawned_by_library(parent):
+            # The child greenlet runs a SQLAlchemy function (session.execute...): none of its
+            # frames is the user's, so start in the coroutine that awaits it.
+            current, frame = parent, parent.gr_frame
         budget = _MAX_FRAMES
         while True:
             while frame is not None and budget:

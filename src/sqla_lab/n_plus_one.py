@@ -480,7 +480,7 @@ class NPlusOneDetector(Instrument):
         shape = compiled if compiled is not None else statement
         info = self._infos.get(shape)
         if info is None:
-            info = self._infos[shape] = describe(compiled, statement)
+            info = self._infos[shape] = self._describe(compiled, statement)
         kind = info.kind
         if kind == "delete":
             if self._pending:
@@ -512,6 +512,19 @@ class NPlusOneDetector(Instrument):
             # An explicit refresh() loop needs another fix than expired or deferred columns.
             why = None if user_refresh else refreshed
             self._on_loop(info, site, shape, context, parameters, "column_load", why)
+
+    def _describe(self, compiled: Any, statement: str) -> StatementInfo:
+        try:
+            return describe(compiled, statement)
+        except Exception as exc:  # a statement shape the detector does not know
+            # Never break the application's statement over it: say so, and ignore it.
+            warnings.warn(
+                f"NPlusOneDetector cannot read this statement ({type(exc).__name__}: {exc}); "
+                f"it is not watched: {' '.join(statement.split())[:120]}",
+                NPlusOneWarning,
+                stacklevel=2,
+            )
+            return StatementInfo(kind="other", label="")
 
     def _on_lazy_load(self, info: StatementInfo, parent: Any, site: CallSite) -> None:
         assert info.prop is not None
