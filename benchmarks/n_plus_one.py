@@ -154,7 +154,6 @@ def _tool_contexts(name: str) -> Callable[[Any], AbstractContextManager[Callable
 async def detection(url: Any, tools: list[str]) -> dict[str, Any]:
     """Run every corpus scenario under each tool; counts and per-scenario verdicts."""
     from sqlalchemy.ext.asyncio import create_async_engine
-
     from tests.integration._n_plus_one_corpus import SCENARIOS, environment
     from tests.integration.test_n_plus_one_corpus import target_of
 
@@ -183,7 +182,7 @@ async def detection(url: Any, tools: list[str]) -> dict[str, Any]:
                         "error": error,
                     }
                 )
-            print()
+            print(f"\r  {tool}: {len(SCENARIOS)} scenarios run", flush=True)
             results[tool] = _score(verdicts, tool == "sqla-lab")
     finally:
         await engine.dispose()
@@ -297,7 +296,8 @@ class _Child:
             raise RuntimeError(f"{variant} child did not start: {ready!r}")
 
     def run(self, command: str) -> tuple[float, float]:
-        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
         self.process.stdin.write(command + "\n")
         self.process.stdin.flush()
         cpu, wall = self.process.stdout.readline().split()
@@ -329,7 +329,7 @@ def overhead(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
                     used_cpu, used_wall = children[variant].run(command)
                     cpu[variant].append(used_cpu)
                     wall[variant].append(used_wall)
-            print()
+            print(f"\r  {command}: {rounds} rounds run", flush=True)
             results[command] = {
                 variant: {
                     "cpu_ratio": statistics.median(
@@ -366,9 +366,9 @@ def _bench_database(server: Any) -> Iterator[Any]:
 
 async def _prepare(url: Any) -> None:
     from sqlalchemy.ext.asyncio import create_async_engine
+    from tests.integration import _n_plus_one_corpus_models as corpus_models
 
     from sqla_lab import Base, seed
-    from tests.integration import _n_plus_one_corpus_models as corpus_models
 
     engine = create_async_engine(url)
     try:
