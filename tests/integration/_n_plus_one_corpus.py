@@ -20,15 +20,18 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, func, inspect, select, text, tuple_
+from sqlalchemy import bindparam, exists, func, inspect, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import (
     Session,
+    contains_eager,
     defer,
     immediateload,
     joinedload,
+    load_only,
     selectinload,
     subqueryload,
+    with_parent,
 )
 
 from tests.integration._n_plus_one_corpus_models import AUTHORS, Author, Book, Chapter, Tag
@@ -214,6 +217,34 @@ async def repository_get_loop(env: Env) -> None:
 async def filter_by_execute_loop(env: Env) -> None:
     for author_id in range(1, AUTHORS + 1):
         (await env.session.execute(select(Author).filter_by(id=author_id))).scalar_one()
+
+
+async def merge_loop(env: Env) -> None:
+    detached = [Author(id=i, name=f"author {i}", publisher_id=1 + i % 3) for i in range(1, 5)]
+    for author in detached:
+        await env.session.merge(author)
+
+
+async def with_parent_loop(env: Env) -> None:
+    for author in await _authors(env.session):
+        await env.session.scalars(select(Book).where(with_parent(author, Author.books)))
+
+
+async def exists_per_item(env: Env) -> None:
+    for author_id in range(1, AUTHORS + 1):
+        await env.session.scalar(select(exists().where(Book.author_id == author_id)))
+
+
+async def load_only_then_read_loop(env: Env) -> None:
+    for book in await _books(env.session, load_only(Book.id)):
+        await book.awaitable_attrs.title
+
+
+async def lazy_loop_over_streamed_rows(env: Env) -> None:
+    stmt = select(Author).order_by(Author.id).execution_options(yield_per=2)
+    authors = [author async for author in await env.session.stream_scalars(stmt)]
+    for author in authors:
+        await author.awaitable_attrs.profile
 
 
 # -- misses: Core and text() on a Connection --------------------------------------------------
@@ -451,6 +482,39 @@ async def loop_over_different_tables(env: Env) -> None:
 async def awaitable_attrs_read_of_eager(env: Env) -> None:
     for author in await _authors(env.session, selectinload(Author.books)):
         await author.awaitable_attrs.books
+
+
+async def streamed_with_yield_per(env: Env) -> None:
+    stmt = select(Chapter).order_by(Chapter.id).execution_options(yield_per=5)
+    assert len([c async for c in await env.session.stream_scalars(stmt)]) == 36
+
+
+async def same_key_in_new_sessions(env: Env) -> None:
+    for _ in range(3):
+        async with env.sessionmaker() as session:
+            await session.get(Author, 1)
+
+
+async def contains_eager_read(env: Env) -> None:
+    stmt = (
+        select(Book)
+        .join(Book.author)
+        .where(Author.name != "nobody")
+        .options(contains_eager(Book.author))
+    )
+    assert {b.author.name for b in (await env.session.scalars(stmt)).all()}
+
+
+async def loop_over_columns_of_one_table(env: Env) -> None:
+    for column in (Book.id, Book.title, Book.author_id):
+        await env.session.scalars(select(column).limit(3))
+
+
+async def refreshing_one_object_again(env: Env) -> None:
+    author = await env.session.get(Author, 1)
+    assert author is not None
+    for _ in range(3):
+        await env.session.refresh(author)
 
 
 # -- not N+1: pagination, chunking, polling ---------------------------------------------------
@@ -724,6 +788,10 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("per-item-single-key-in-list", n1, "in_", per_item_single_key_in_list),
         s("repository-get-loop", n1, "in_", repository_get_loop),
         s("filter-by-execute-loop", n1, "in_", filter_by_execute_loop),
+        s("merge-loop", n1, "in_", merge_loop),
+        s("with-parent-loop", n1, "in_", with_parent_loop),
+        s("exists-per-item", n1, "in_", exists_per_item),
+        s("lazy-loop-over-streamed-rows", n1, "joinedload", lazy_loop_over_streamed_rows),
         s("core-select-loop-on-connection", core, "in_", core_select_loop_on_connection),
         s("text-loop-on-connection", core, "in_", text_loop_on_connection),
         s("text-loop-on-session", core, "in_", text_loop_on_session),
@@ -769,6 +837,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("expired-after-commit-loop", columns, "expire_on_commit", expired_after_commit_loop),
         s("refresh-loop", columns, "populate_existing", refresh_loop),
         s("expire-then-read-loop", columns, "expire_on_commit", expire_then_read_loop),
+        s("load-only-then-read-loop", columns, "undefer", load_only_then_read_loop),
         s("selectinload-read", correct, None, selectinload_read),
         s("joinedload-collection-read", correct, None, joinedload_collection_read),
         s("joinedload-many-to-one-read", correct, None, joinedload_many_to_one_read),
@@ -783,6 +852,9 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("loop-over-different-tables", correct, None, loop_over_different_tables),
         s("awaitable-attrs-read-of-eager", correct, None, awaitable_attrs_read_of_eager),
         s("selectin-for-36-parents", correct, None, selectin_chunks_for_many_parents),
+        s("streamed-with-yield-per", correct, None, streamed_with_yield_per),
+        s("contains-eager-read", correct, None, contains_eager_read),
+        s("loop-over-columns-of-one-table", correct, None, loop_over_columns_of_one_table),
         s("offset-pages", paging, None, offset_pages),
         s("keyset-pages", paging, None, keyset_pages),
         s("keyset-pages-on-a-tuple", paging, None, keyset_pages_on_a_tuple),
@@ -792,6 +864,8 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("polling-loop", paging, None, polling_loop_of_one_query),
         s("polling-loop-with-since-bound", paging, None, polling_loop_with_a_since_bound),
         s("retry-same-statement", paging, None, retry_of_the_same_statement),
+        s("same-key-in-new-sessions", paging, None, same_key_in_new_sessions),
+        s("refreshing-one-object-again", paging, None, refreshing_one_object_again),
         s("run-sync-gets-on-separate-lines", run_sync, None, run_sync_gets_on_separate_lines),
         s("run-sync-selects-on-separate-lines", run_sync, None, run_sync_selects_on_separate_lines),
         s(
