@@ -27,10 +27,10 @@ from types import CodeType, FrameType
 
 import greenlet  # type: ignore[import-untyped]  # greenlet ships no type information
 
-__all__ = ["CallSite", "CallSiteFinder", "format_site"]
+__all__ = ["CallSite", "CallSiteFinder"]
 
-#: ``(code, line)`` pairs, innermost first: the user's frames that sent a statement.
-CallSite = tuple[tuple[CodeType, int], ...]
+#: ``(id(code), line, ...)`` of the user's frames that sent a statement, innermost first.
+CallSite = tuple[int, ...]
 
 _USER, _LIBRARY, _IGNORED = 0, 1, 2
 # Beyond this many frames the walk stops: deep pytest or ASGI stacks would cost more than
@@ -48,14 +48,6 @@ def _library_roots() -> tuple[str, ...]:
     return tuple(sorted(root.rstrip("/") + "/" for root in roots if root))
 
 
-def format_site(site: CallSite) -> str | None:
-    """``path:line`` of the innermost frame of ``site``, or ``None`` for an empty one."""
-    if not site:
-        return None
-    code, line = site[0]
-    return f"{code.co_filename}:{line}"
-
-
 class CallSiteFinder:
     """Find the user's frames that sent the current statement (see the module docstring).
 
@@ -68,7 +60,15 @@ class CallSiteFinder:
         self._ignored = tuple(ignored_modules)
         self._library = _library_roots()
         self._depth = depth
-        self._verdicts: dict[CodeType, int] = {}
+        # id(code) -> verdict; the code objects are kept alive so that ids stay theirs.
+        self._verdicts: dict[int, int] = {}
+        self._codes: dict[int, CodeType] = {}
+
+    def location(self, site: CallSite) -> str | None:
+        """``path:line`` of the innermost frame of ``site``, or ``None`` for an empty one."""
+        if not site:
+            return None
+        return f"{self._codes[site[0]].co_filename}:{site[1]}"
 
     def _classify(self, code: CodeType, module: str) -> int:
         if any(module == m or module.startswith(m + ".") for m in self._ignored):
@@ -77,7 +77,8 @@ class CallSiteFinder:
             verdict = _LIBRARY
         else:
             verdict = _USER
-        self._verdicts[code] = verdict
+        self._verdicts[id(code)] = verdict
+        self._codes[id(code)] = code
         return verdict
 
     def _spawned_by_library(self, parent: greenlet.greenlet) -> bool:
@@ -89,7 +90,7 @@ class CallSiteFinder:
         code = getattr(getattr(fn, "__func__", fn), "__code__", None)
         if code is None:
             return False  # a builtin (getattr of awaitable_attrs) or a callable object
-        verdict = self._verdicts.get(code)
+        verdict = self._verdicts.get(id(code))
         if verdict is None:
             verdict = self._classify(code, str(getattr(fn, "__module__", "") or ""))
         return verdict == _IGNORED
@@ -97,9 +98,9 @@ class CallSiteFinder:
     def find(self) -> CallSite:
         """The call site of the statement being sent now (innermost user frame first)."""
         verdicts = self._verdicts
-        depth = self._depth
-        found: list[tuple[CodeType, int]] = []
-        fallback: tuple[CodeType, int] | None = None
+        depth = self._depth * 2
+        found: list[int] = []
+        fallback: CallSite = ()
         current: greenlet.greenlet | None = greenlet.getcurrent()
         frame: FrameType | None = sys._getframe(1)
         parent = current.parent if current is not None else None
@@ -112,23 +113,22 @@ class CallSiteFinder:
             while frame is not None and budget:
                 budget -= 1
                 code = frame.f_code
-                verdict = verdicts.get(code)
+                verdict = verdicts.get(id(code))
                 if verdict is None:
                     verdict = self._classify(code, str(frame.f_globals.get("__name__", "")))
                 if verdict == _USER:
                     if not found:
                         budget = min(budget, _MAX_FRAMES_AFTER_FIRST)
-                    found.append((code, frame.f_lineno))
+                    found.append(id(code))
+                    found.append(frame.f_lineno)
                     if len(found) == depth:
                         return tuple(found)
-                elif verdict == _LIBRARY and fallback is None:
-                    fallback = (code, frame.f_lineno)
+                elif verdict == _LIBRARY and not fallback:
+                    fallback = (id(code), frame.f_lineno)
                 frame = frame.f_back
             # The greenlet's stack is done: the caller's coroutine waits in the parent.
             current = current.parent if current is not None else None
             if current is None or not budget:
                 break
             frame = current.gr_frame
-        if found:
-            return tuple(found)
-        return (fallback,) if fallback is not None else ()
+        return tuple(found) if found else fallback

@@ -79,7 +79,7 @@ from sqlalchemy.orm import QueryableAttribute, RelationshipProperty, Session, se
 
 from sqla_lab._instrument import Instrument
 from sqla_lab._n_plus_one_reads import ReadWatch
-from sqla_lab._n_plus_one_stack import CallSite, CallSiteFinder, format_site
+from sqla_lab._n_plus_one_stack import CallSite, CallSiteFinder
 from sqla_lab._n_plus_one_statements import (
     StatementInfo,
     describe,
@@ -300,6 +300,7 @@ class NPlusOneDetector(Instrument):
         if threshold < 2 or repeat_threshold < 2:
             raise ValueError("thresholds must be at least 2")
         self._scope = _resolve_scope(target)
+        self._context_only = self._scope.context_only
         self.mode: Mode = mode
         self.allowed = frozenset(_allow_label(entry) for entry in allow)
         self.threshold = threshold
@@ -414,7 +415,7 @@ class NPlusOneDetector(Instrument):
                         kind="unused_eager_load",
                         label=label,
                         count=load.rows,
-                        location=format_site(load.site),
+                        location=self._sites.location(load.site),
                         fix="drop_eager_load",
                         suggestion=(
                             f"drop the eager load of {label} from this statement (or use "
@@ -424,13 +425,12 @@ class NPlusOneDetector(Instrument):
                 )
         return tuple(found)
 
-    @staticmethod
-    def _finding(group: _Group) -> LoadFinding:
+    def _finding(self, group: _Group) -> LoadFinding:
         return LoadFinding(
             kind=group.kind,
             label=group.label,
             count=group.count,
-            location=format_site(group.site),
+            location=self._sites.location(group.site),
             fix=group.fix,
             suggestion=group.suggestion,
         )
@@ -471,7 +471,7 @@ class NPlusOneDetector(Instrument):
     ) -> None:
         # Runs once per statement on the watched engine(s): the common path is kept short.
         if (
-            self._scope.context_only
+            self._context_only
             and self not in _ACTIVE.get()
             and conn not in self._session_connections
         ):
@@ -638,7 +638,7 @@ class NPlusOneDetector(Instrument):
         )  # chunks of a large IN list
 
     def _eager_load(self, prop: RelationshipProperty[Any], site: CallSite, cursor: Any) -> None:
-        location = format_site(site)
+        location = self._sites.location(site)
         load = self._eager.get((prop, location))
         if load is None:
             load = self._eager[prop, location] = _EagerLoad(prop, site)

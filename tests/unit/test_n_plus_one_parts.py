@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import joinedload, selectinload
 
 from sqla_lab import PostEntity, UserEntity
-from sqla_lab._n_plus_one_stack import CallSiteFinder, format_site
+from sqla_lab._n_plus_one_stack import CallSiteFinder
 from sqla_lab._n_plus_one_statements import describe, fold_parameters
 
 DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]  # untyped constructor
@@ -101,10 +101,10 @@ def test_call_sites_tell_lines_apart_and_a_loop_is_one_site() -> None:
     assert first != second  # two lines of this test
     looped = {_site_here(finder) for _ in range(3)}
     assert len(looped) == 1
-    location = format_site(first)
+    location = finder.location(first)
     assert location is not None
     assert location.startswith(f"{__file__}:")
-    assert format_site(()) is None
+    assert finder.location(()) is None
 
 
 def test_call_site_inside_a_child_greenlet_is_the_functions_own_line() -> None:
