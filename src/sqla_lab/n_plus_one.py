@@ -182,6 +182,8 @@ class _Group:
     first: dict[str, Any] | None = None
     varying: set[str] = field(default_factory=set)
     widest_in: int = 0
+    writes_at_last: int = 0
+    interleaved: bool = False
     reported: bool = False
 
 
@@ -315,6 +317,9 @@ class NPlusOneDetector(Instrument):
         self._reads = ReadWatch(self._on_read)
         self._session_connections: weakref.WeakSet[Connection] = weakref.WeakSet()
         self._listening: list[Any] = []
+        # Statements other than SELECT so far: a refresh loop with writes in between is a
+        # loop of "write, then read it back", not an N+1 of reads.
+        self._writes = 0
         self._token: Token[tuple[object, ...]] | None = None
         self._reported: set[tuple[str, str, str | None]] = set()
         self._frozen: tuple[LoadFinding, ...] | None = None
@@ -446,7 +451,12 @@ class NPlusOneDetector(Instrument):
         if self.mode == "raise":
             raise NPlusOneDetected("; ".join(f.message for f in fresh))
         for finding in fresh:
-            warnings.warn(finding.message, NPlusOneWarning, stacklevel=2)
+            # Attributed to the offending line, not to the listener that noticed it.
+            path, _, line = (finding.location or "").rpartition(":")
+            if path and line.isdigit():
+                warnings.warn_explicit(finding.message, NPlusOneWarning, path, int(line))
+            else:
+                warnings.warn(finding.message, NPlusOneWarning, stacklevel=2)
 
     def _crossed(self, group: _Group) -> None:
         group.reported = True
@@ -482,11 +492,12 @@ class NPlusOneDetector(Instrument):
         if info is None:
             info = self._infos[shape] = self._describe(compiled, statement)
         kind = info.kind
-        if kind == "delete":
-            if self._pending:
+        if kind == "delete" or kind == "other":
+            self._writes += 1
+            if kind == "delete" and self._pending:
                 self._on_delete(info)
             return
-        if kind == "other" or executemany:
+        if executemany:
             return
         site = self._find_site()
         if info.joined:
@@ -604,8 +615,12 @@ class NPlusOneDetector(Instrument):
             group = self._loops[key] = _Group(kind, info.label, fix, suggestion, site)
             group.first = dict(params)
             group.count = 1
+            group.writes_at_last = self._writes
             return
         group.count += 1
+        if kind == "column_load" and group.writes_at_last != self._writes:
+            group.interleaved = True  # create/update, then refresh: once per item by design
+        group.writes_at_last = self._writes
         first = group.first
         assert first is not None
         varying = group.varying
@@ -620,6 +635,7 @@ class NPlusOneDetector(Instrument):
         if (
             group.count >= self.repeat_threshold
             and not group.reported
+            and not group.interleaved
             and self._is_loop(info, group)
         ):
             self._crossed(group)

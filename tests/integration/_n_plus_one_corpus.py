@@ -413,6 +413,18 @@ async def expire_then_read_loop(env: Env) -> None:
         await author.awaitable_attrs.name
 
 
+async def created_then_expired_read_loop(env: Env) -> None:
+    session = env.joined_session(expire_on_commit=True)
+    try:
+        tags = [Tag(name=f"created {i}") for i in range(4)]
+        session.add_all(tags)
+        await session.commit()
+        for tag in tags:
+            await tag.awaitable_attrs.name
+    finally:
+        await session.close()
+
+
 # -- not N+1: correct loading -----------------------------------------------------------------
 
 
@@ -515,6 +527,14 @@ async def refreshing_one_object_again(env: Env) -> None:
     assert author is not None
     for _ in range(3):
         await env.session.refresh(author)
+
+
+async def create_commit_refresh_loop(env: Env) -> None:
+    for i in range(4):
+        tag = Tag(name=f"created {i}")
+        env.session.add(tag)
+        await env.session.commit()
+        await env.session.refresh(tag)
 
 
 # -- not N+1: pagination, chunking, polling ---------------------------------------------------
@@ -838,6 +858,12 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("refresh-loop", columns, "populate_existing", refresh_loop),
         s("expire-then-read-loop", columns, "expire_on_commit", expire_then_read_loop),
         s("load-only-then-read-loop", columns, "undefer", load_only_then_read_loop),
+        s(
+            "created-then-expired-read-loop",
+            columns,
+            "expire_on_commit",
+            created_then_expired_read_loop,
+        ),
         s("selectinload-read", correct, None, selectinload_read),
         s("joinedload-collection-read", correct, None, joinedload_collection_read),
         s("joinedload-many-to-one-read", correct, None, joinedload_many_to_one_read),
@@ -866,6 +892,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("retry-same-statement", paging, None, retry_of_the_same_statement),
         s("same-key-in-new-sessions", paging, None, same_key_in_new_sessions),
         s("refreshing-one-object-again", paging, None, refreshing_one_object_again),
+        s("create-commit-refresh-loop", correct, None, create_commit_refresh_loop),
         s("run-sync-gets-on-separate-lines", run_sync, None, run_sync_gets_on_separate_lines),
         s("run-sync-selects-on-separate-lines", run_sync, None, run_sync_selects_on_separate_lines),
         s(

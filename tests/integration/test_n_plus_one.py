@@ -83,6 +83,8 @@ async def test_warn_mode_warns_once_per_finding(filled: AsyncSession) -> None:
         async with NPlusOneDetector(filled, mode="warn"):
             await _lazy_loop(filled)
     assert len(caught) == 1
+    # The warning points at the offending line, not into SQLAlchemy.
+    assert caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("option", EAGER_OPTIONS)
