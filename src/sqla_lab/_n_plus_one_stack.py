@@ -82,17 +82,25 @@ class CallSiteFinder:
         return verdict
 
     def _spawned_by_library(self, parent: greenlet.greenlet) -> bool:
-        """Whether the current greenlet is ``greenlet_spawn(fn)`` of an ignored ``fn``."""
+        """Whether the current greenlet runs only library code: SQLAlchemy's own
+        ``greenlet_spawn(session.execute, ...)``, not ``run_sync(fn)`` of the user's ``fn``.
+
+        Told by who awaits ``greenlet_spawn`` (the parent's frame above it): an ignored
+        module other than ``run_sync`` means the spawned function is SQLAlchemy's own. This
+        reads two frames instead of walking the ~25 frames of the ORM in the child.
+        """
         spawn = parent.gr_frame
         if spawn is None or spawn.f_code.co_name != "greenlet_spawn":
             return False
-        fn = spawn.f_locals.get("fn")
-        code = getattr(getattr(fn, "__func__", fn), "__code__", None)
-        if code is None:
-            return False  # a builtin (getattr of awaitable_attrs) or a callable object
+        caller = spawn.f_back
+        if caller is None:
+            return False
+        code = caller.f_code
+        if code.co_name == "run_sync":
+            return False
         verdict = self._verdicts.get(id(code))
         if verdict is None:
-            verdict = self._classify(code, str(getattr(fn, "__module__", "") or ""))
+            verdict = self._classify(code, str(caller.f_globals.get("__name__", "")))
         return verdict == _IGNORED
 
     def find(self) -> CallSite:
