@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import jinja2
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, ConfigDict
@@ -652,6 +653,19 @@ async def run_sync_lazy_loads_of_unrelated_objects(env: Env) -> None:
     await env.session.run_sync(work)
 
 
+async def run_sync_helper_from_separate_lines(env: Env) -> None:
+    def titles(session: Session, author_id: int) -> list[str]:
+        stmt = select(Book.title).where(Book.author_id == author_id)
+        return list(session.scalars(stmt).all())
+
+    def work(session: Session) -> None:
+        titles(session, 1)
+        titles(session, 2)
+        titles(session, 3)
+
+    await env.session.run_sync(work)
+
+
 async def awaited_gets_on_separate_lines(env: Env) -> None:
     await env.session.get(Author, 1)
     await env.session.get(Author, 2)
@@ -775,6 +789,26 @@ async def json_like_export(env: Env) -> None:
     books = await _books(env.session, selectinload(Book.tags))
     exported = [{"id": b.id, "tags": [t.name for t in b.tags]} for b in books]
     assert len(exported) == 18
+
+
+async def jinja_template_read(env: Env) -> None:
+    template = jinja2.Template(
+        "{% for a in authors %}{{ a.name }}:{{ a.books|length }};{% endfor %}"
+    )
+    authors = await _authors(env.session, selectinload(Author.books))
+    assert template.render(authors=authors).count(":3;") == AUTHORS
+
+
+async def membership_test(env: Env) -> None:
+    authors = await _authors(env.session, selectinload(Author.books))
+    first_book = await env.session.get(Book, 1)
+    assert sum(1 for a in authors if first_book in a.books) == 1
+
+
+async def many_to_one_compared(env: Env) -> None:
+    books = await _books(env.session, joinedload(Book.author))
+    first = await env.session.get(Author, 1)
+    assert sum(1 for b in books if b.author == first) == 3
 
 
 def _scenarios() -> tuple[Scenario, ...]:
@@ -902,6 +936,12 @@ def _scenarios() -> tuple[Scenario, ...]:
             run_sync_lazy_loads_of_unrelated_objects,
         ),
         s("awaited-gets-on-separate-lines", run_sync, None, awaited_gets_on_separate_lines),
+        s(
+            "run-sync-helper-from-separate-lines",
+            run_sync,
+            None,
+            run_sync_helper_from_separate_lines,
+        ),
         s("helper-called-from-separate-lines", run_sync, None, helper_called_from_separate_lines),
         s("pydantic-from-attributes", read, None, pydantic_from_attributes),
         s("pydantic-many-to-one", read, None, pydantic_many_to_one),
@@ -916,6 +956,9 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("delete-cascade", read, None, delete_cascade_uses_eager_collection),
         s("list-constructor", read, None, read_by_list_constructor),
         s("json-like-export", read, None, json_like_export),
+        s("jinja-template-read", read, None, jinja_template_read),
+        s("membership-test", read, None, membership_test),
+        s("many-to-one-compared", read, None, many_to_one_compared),
     )
 
 
