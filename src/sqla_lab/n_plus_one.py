@@ -595,6 +595,9 @@ class NPlusOneDetector(Instrument):
     ) -> None:
         key = (site, shape)
         group = self._loops.get(key)
+        if group is not None and group.reported:
+            group.count += 1  # known to be a loop: only the count grows
+            return
         params = _statement_parameters(context, parameters)
         if info.expanding:
             params = fold_parameters(params, info.expanding)
