@@ -17,7 +17,10 @@ run:
   1.03x and 1.05x. Each variant runs in its own child process (pytest-queryguard installs
   process-wide listeners that cannot be removed, which would slow every other variant in a
   shared process); the parent tells the children in turn to run one round, rotating who
-  goes first, so all variants see the same machine load.
+  goes first, so all variants see the same machine load. A second tool-less process
+  ("bare, again") shows how far two identical processes differ: ratios closer to 1 than that
+  cannot be told from noise. With ``--callgrind`` the instructions per primary-key select of
+  the detector and QueryRecorder are counted under valgrind as well (repeatable, slow).
 
 The peers are installed by this script with ``pip install --target`` into a directory of its
 own under the system temporary directory (never into sqla-lab's environment, never a
@@ -48,12 +51,21 @@ if str(ROOT) not in sys.path:  # the corpus lives in the test package
 PEERS = {"queryspy": "queryspy==0.6.0", "pytest-queryguard": "pytest-queryguard==0.4.1"}
 PEER_MODULES = {"queryspy": "queryspy", "pytest-queryguard": "pytest_queryguard"}
 BENCH_DATABASE = "sqla_lab_n_plus_one_bench"
-VARIANTS = ("bare", "NPlusOneDetector", "QueryRecorder", "queryspy", "pytest-queryguard")
+# "bare, again" is a second process without any tool: its ratio to "bare" is how far two
+# processes doing the same work differ here, the noise floor of every other ratio.
+VARIANTS = (
+    "bare",
+    "bare, again",
+    "NPlusOneDetector",
+    "QueryRecorder",
+    "queryspy",
+    "pytest-queryguard",
+)
 PK_SELECTS = 10_000
 PK_ROUNDS = 20
 USERS = 1000
 POSTS_PER_USER = 10
-SELECTIN_ROUNDS = 15
+SELECTIN_ROUNDS = 30
 
 
 def _progress(line: str) -> None:
@@ -409,6 +421,17 @@ def _print_report(report: dict[str, Any]) -> None:
             f"(goal for the detector <= 1.05x)"
         ),
     }
+    instructions = report.get("instructions")
+    if instructions:
+        print("\nInstructions per primary-key select under callgrind (client side):")
+        for name, row in instructions.items():
+            if isinstance(row, dict):
+                print(
+                    f"  {name:<20} {row['ratio']:.3f}x  ({row['plain']:,.0f} without, "
+                    f"{row['instrumented']:,.0f} with)"
+                )
+            else:
+                print(f"  {name}: {row}")
     for command, label in labels.items():
         rows = report["overhead"].get(command)
         if not rows:
@@ -424,10 +447,27 @@ def _print_report(report: dict[str, Any]) -> None:
             )
 
 
+def _instructions(url: str) -> dict[str, Any]:
+    import _instrument_cost
+
+    if not _instrument_cost.available():
+        return {"skipped": "valgrind is not installed"}
+    ratios = _instrument_cost.instruction_ratios(
+        url, "select", ("NPlusOneDetector", "QueryRecorder")
+    )
+    return {
+        name: {"ratio": r.ratio, "plain": r.plain, "instrumented": r.instrumented}
+        for name, r in ratios.items()
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--no-overhead", action="store_true", help="detection only")
+    parser.add_argument(
+        "--callgrind", action="store_true", help="also count instructions under valgrind"
+    )
     parser.add_argument("--child", nargs=2, metavar=("VARIANT", "URL"), help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child:
@@ -456,6 +496,9 @@ def main() -> None:
             report["overhead"] = overhead(
                 url.render_as_string(hide_password=False), variants, peer_dir
             )
+        if arguments.callgrind:
+            print("instructions per primary-key select under callgrind:", flush=True)
+            report["instructions"] = _instructions(url.render_as_string(hide_password=False))
     if arguments.json:
         print(json.dumps(report, indent=2, default=str))
     else:
