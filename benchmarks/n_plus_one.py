@@ -360,20 +360,10 @@ def overhead(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
 # -- the run --------------------------------------------------------------------------------
 
 
-@contextmanager
-def _bench_database(server: Any) -> Iterator[Any]:
-    import psycopg
+def _bench_database(server: Any) -> AbstractContextManager[Any]:
+    from tests.integration._loading_data import separate_database
 
-    def drop() -> None:
-        with psycopg.connect(server.dsn, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-
-    with psycopg.connect(server.dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {BENCH_DATABASE}")
-    try:
-        yield server.url.set(database=BENCH_DATABASE)
-    finally:
-        drop()
+    return separate_database(server, BENCH_DATABASE)
 
 
 async def _prepare(url: Any) -> None:
