@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Session,
+    sessionmaker,
     immediateload,
     joinedload,
     selectinload,
@@ -308,6 +309,10 @@ def test_bad_arguments_are_rejected() -> None:
         NPlusOneDetector(session, mode="loud")  # type: ignore[arg-type]  # the point
     with pytest.raises(ValueError, match="at least 2"):
         NPlusOneDetector(session, threshold=1)
+    with pytest.raises(TypeError, match="cannot watch object"):
+        NPlusOneDetector(object())  # type: ignore[arg-type]  # the point
+    with pytest.raises(TypeError, match="sessionmaker with a bind"):
+        NPlusOneDetector(sessionmaker())
 
 
 async def test_two_row_statement_makes_siblings(filled: AsyncSession) -> None:
