@@ -13,10 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Session,
-    sessionmaker,
     immediateload,
     joinedload,
     selectinload,
+    sessionmaker,
     subqueryload,
 )
 from sqlalchemy.orm.collections import InstrumentedList
