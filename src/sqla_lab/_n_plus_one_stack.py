@@ -105,8 +105,14 @@ class CallSiteFinder:
 
     def find(self) -> CallSite:
         """The call site of the statement being sent now (innermost user frame first)."""
+        return self._walk(self._depth * 2)
+
+    def find_innermost(self) -> CallSite:
+        """Only the innermost user frame: a few frames' walk instead of ``depth`` frames'."""
+        return self._walk(2)
+
+    def _walk(self, depth: int) -> CallSite:
         verdicts = self._verdicts
-        depth = self._depth * 2
         found: list[int] = []
         fallback: CallSite = ()
         current: greenlet.greenlet | None = greenlet.getcurrent()

@@ -309,6 +309,9 @@ class NPlusOneDetector(Instrument):
         self.repeat_threshold = repeat_threshold
         self._sites = CallSiteFinder(ignored_modules)
         self._find_site = self._sites.find
+        self._find_innermost = self._sites.find_innermost
+        # (innermost frame, statement) of reported repeated selects: their next turns only count.
+        self._known_loops: dict[tuple[CallSite, Any], _Group] = {}
         self._infos: dict[Any, StatementInfo] = {}
         self._siblings: dict[tuple[Any, ...], _Group] = {}
         self._loops: dict[tuple[CallSite, Any], _Group] = {}
@@ -499,6 +502,12 @@ class NPlusOneDetector(Instrument):
             return
         if executemany:
             return
+        if kind == "select" and not info.joined and self._known_loops:
+            # Another turn of a loop already reported: count it, without the deep walk.
+            known = self._known_loops.get((self._find_innermost(), shape))
+            if known is not None:
+                known.count += 1
+                return
         site = self._find_site()
         if info.joined:
             for prop in info.joined:
@@ -642,6 +651,8 @@ class NPlusOneDetector(Instrument):
             and self._is_loop(info, group)
         ):
             self._crossed(group)
+            if group.reported and kind == "repeated_select":
+                self._known_loops[site[:2], shape] = group
 
     @staticmethod
     def _is_loop(info: StatementInfo, group: _Group) -> bool:
