@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -240,8 +241,8 @@ def _instrument(variant: str, session: Any) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
-async def _child(variant: str, url: str) -> None:
-    """Run rounds on command (stdin) and answer with their CPU and wall seconds (stdout)."""
+def _workloads(variant: str, url: str, per_round: int) -> tuple[Any, dict[str, Callable[[], Any]]]:
+    """The engine and the two workloads, each one round under ``variant``'s instrument."""
     from sqlalchemy import select
     from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
     from sqlalchemy.orm import selectinload
@@ -250,12 +251,11 @@ async def _child(variant: str, url: str) -> None:
 
     engine = create_async_engine(url, pool_size=1, max_overflow=0)
     sessions = async_sessionmaker(engine, expire_on_commit=False)
-    per_round = PK_SELECTS // PK_ROUNDS
 
-    async def pk_round() -> None:
+    async def pk_round(selects: int = per_round) -> None:
         async with sessions() as session:
             with _instrument(variant, session):
-                for i in range(per_round):
+                for i in range(selects):
                     await session.scalar(select(UserEntity).where(UserEntity.id == 1 + i % 100))
 
     async def selectin_round() -> None:
@@ -270,7 +270,32 @@ async def _child(variant: str, url: str) -> None:
                 users = (await session.scalars(stmt)).all()
                 assert sum(len(user.posts) for user in users) == USERS * POSTS_PER_USER
 
-    rounds = {"pk": pk_round, "selectin": selectin_round}
+    return engine, {"pk": pk_round, "selectin": selectin_round}
+
+
+async def _count_child(variant: str, kind: str, count: int, url: str) -> None:
+    """What runs under callgrind: the same warm-up for every count, then ``count``
+    primary-key selects in one session or ``count`` selectin loads (as ``_instrument_cost``)."""
+    import gc
+
+    engine, rounds = _workloads(variant, url, 20)
+    try:
+        await rounds["pk"]()
+        await rounds["selectin"]()
+        gc.collect()
+        gc.freeze()  # the import-time heap out of later collections
+        if kind == "pk":
+            await rounds["pk"](count)  # count selects in one session, as in the rounds
+        else:
+            for _ in range(count):
+                await rounds["selectin"]()
+    finally:
+        await engine.dispose()
+
+
+async def _child(variant: str, url: str, per_round: int) -> None:
+    """Run rounds on command (stdin) and answer with their CPU and wall seconds (stdout)."""
+    engine, rounds = _workloads(variant, url, per_round)
     try:
         for warm in rounds.values():
             await warm()
@@ -291,16 +316,26 @@ async def _child(variant: str, url: str) -> None:
 # -- overhead: the parent side --------------------------------------------------------------
 
 
+def _child_env(peer_dir: Path) -> dict[str, str]:
+    return {**os.environ, "PYTHONHASHSEED": "0", "SQLA_LAB_BENCH_PEERS": str(peer_dir)}
+
+
 class _Child:
-    def __init__(self, variant: str, url: str, peer_dir: Path) -> None:
-        env = {**os.environ, "PYTHONHASHSEED": "0", "SQLA_LAB_BENCH_PEERS": str(peer_dir)}
+    def __init__(self, variant: str, url: str, peer_dir: Path, per_round: int) -> None:
         self.variant = variant
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--child", variant, url],
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--child",
+                variant,
+                url,
+                str(per_round),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env=env,
+            env=_child_env(peer_dir),
         )
         assert self.process.stdout is not None
         ready = self.process.stdout.readline().strip()
@@ -321,16 +356,24 @@ class _Child:
         self.process.wait(timeout=60)
 
 
-def overhead(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
-    """Median per-round CPU and wall ratios of each variant versus bare (see module doc)."""
+def overhead(url: str, variants: list[str], peer_dir: Path, processes: int) -> dict[str, Any]:
+    """Median per-round CPU and wall ratios of each variant versus bare (see module doc).
+
+    Each variant runs in ``processes`` child processes and a round is the sum over them:
+    two processes doing the same work differ by a few per cent here (where their memory
+    landed, which core), and several per variant average that out.
+    """
     results: dict[str, Any] = {}
+    per_round = PK_SELECTS // (PK_ROUNDS * processes)
     with ExitStack() as stack:
-        children = {}
+        children: dict[str, list[_Child]] = {}
         for variant in variants:
-            print(f"  starting {variant}", flush=True)
-            child = _Child(variant, url, peer_dir)
-            stack.callback(child.close)
-            children[variant] = child
+            print(f"  starting {processes} x {variant}", flush=True)
+            children[variant] = []
+            for _ in range(processes):
+                child = _Child(variant, url, peer_dir, per_round)
+                stack.callback(child.close)
+                children[variant].append(child)
         for command, rounds in (("pk", PK_ROUNDS), ("selectin", SELECTIN_ROUNDS)):
             cpu: dict[str, list[float]] = {v: [] for v in variants}
             wall: dict[str, list[float]] = {v: [] for v in variants}
@@ -338,9 +381,9 @@ def overhead(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
                 _progress(f"  {command}: round {number + 1}/{rounds}")
                 shift = number % len(variants)
                 for variant in variants[shift:] + variants[:shift]:
-                    used_cpu, used_wall = children[variant].run(command)
-                    cpu[variant].append(used_cpu)
-                    wall[variant].append(used_wall)
+                    used = [child.run(command) for child in children[variant]]
+                    cpu[variant].append(sum(u[0] for u in used))
+                    wall[variant].append(sum(u[1] for u in used))
             print(f"\r  {command}: {rounds} rounds run", flush=True)
             results[command] = {
                 variant: {
@@ -355,6 +398,58 @@ def overhead(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
                 for variant in variants
             }
     return results
+
+
+def _instructions(url: str, variants: list[str], peer_dir: Path) -> dict[str, Any]:
+    """Client instructions per primary-key select and per selectin load under callgrind:
+    runs of a small and a large count per variant, so start-up cancels in the difference."""
+    import _instrument_cost
+
+    if not _instrument_cost.available():
+        return {"skipped": "valgrind is not installed"}
+    counts = {"pk": (100, 400), "selectin": (1, 3)}
+    jobs = [
+        (variant, kind, count)
+        for kind, pair in counts.items()
+        for variant in variants
+        for count in pair
+    ]
+
+    def run(job: tuple[str, str, int]) -> int:
+        variant, kind, count = job
+        command = [
+            "valgrind",
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--count-child",
+            variant,
+            kind,
+            str(count),
+            url,
+        ]
+        done = subprocess.run(
+            command, capture_output=True, text=True, check=True, env=_child_env(peer_dir)
+        )
+        match = _instrument_cost._COLLECTED.search(done.stderr)
+        if match is None:
+            raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
+        print(f"  counted {variant} {kind} x{count}", flush=True)
+        return int(match.group(1))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        collected = dict(zip(jobs, pool.map(run, jobs), strict=True))
+    result: dict[str, Any] = {}
+    for kind, (small, large) in counts.items():
+        per_op = {
+            v: (collected[v, kind, large] - collected[v, kind, small]) / (large - small)
+            for v in variants
+        }
+        result[kind] = {
+            v: {"ratio": per_op[v] / per_op["bare"], "instructions": per_op[v]} for v in variants
+        }
+    return result
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -411,17 +506,17 @@ def _print_report(report: dict[str, Any]) -> None:
             f"(goal for the detector <= 1.05x)"
         ),
     }
-    instructions = report.get("instructions")
-    if instructions:
-        print("\nInstructions per primary-key select under callgrind (client side):")
-        for name, row in instructions.items():
-            if isinstance(row, dict):
-                print(
-                    f"  {name:<20} {row['ratio']:.3f}x  ({row['plain']:,.0f} without, "
-                    f"{row['instrumented']:,.0f} with)"
-                )
-            else:
-                print(f"  {name}: {row}")
+    instructions = report.get("instructions") or {}
+    for kind, rows in instructions.items():
+        if not isinstance(rows, dict):
+            print(f"\nInstructions under callgrind: {rows}")
+            continue
+        print(
+            f"\nInstructions per {'primary-key select' if kind == 'pk' else 'selectin load'}"
+            " under callgrind (client side), ratio vs bare:"
+        )
+        for variant, row in rows.items():
+            print(f"  {variant:<20} {row['ratio']:.3f}x  ({row['instructions']:,.0f})")
     for command, label in labels.items():
         rows = report["overhead"].get(command)
         if not rows:
@@ -437,20 +532,6 @@ def _print_report(report: dict[str, Any]) -> None:
             )
 
 
-def _instructions(url: str) -> dict[str, Any]:
-    import _instrument_cost
-
-    if not _instrument_cost.available():
-        return {"skipped": "valgrind is not installed"}
-    ratios = _instrument_cost.instruction_ratios(
-        url, "select", ("NPlusOneDetector", "QueryRecorder")
-    )
-    return {
-        name: {"ratio": r.ratio, "plain": r.plain, "instrumented": r.instrumented}
-        for name, r in ratios.items()
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -458,14 +539,25 @@ def main() -> None:
     parser.add_argument(
         "--callgrind", action="store_true", help="also count instructions under valgrind"
     )
-    parser.add_argument("--child", nargs=2, metavar=("VARIANT", "URL"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--processes", type=int, default=3, help="child processes per variant (default 3)"
+    )
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--count-child", nargs=4, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.child:
+    if arguments.child or arguments.count_child:
         peers = os.environ.get("SQLA_LAB_BENCH_PEERS")
         if peers:
             sys.path.append(peers)
-        asyncio.run(_child(*arguments.child))
+        if arguments.child:
+            variant, url, per_round = arguments.child
+            asyncio.run(_child(variant, url, int(per_round)))
+        else:
+            variant, kind, count, url = arguments.count_child
+            asyncio.run(_count_child(variant, kind, int(count), url))
         return
+    if arguments.processes < 1:
+        parser.error("--processes must be at least 1")
 
     from _common import server
 
@@ -484,11 +576,14 @@ def main() -> None:
             print("overhead (child processes, interleaved rounds):", flush=True)
             variants = [v for v in VARIANTS if peers.get(v, None) is None]
             report["overhead"] = overhead(
-                url.render_as_string(hide_password=False), variants, peer_dir
+                url.render_as_string(hide_password=False), variants, peer_dir, arguments.processes
             )
         if arguments.callgrind:
-            print("instructions per primary-key select under callgrind:", flush=True)
-            report["instructions"] = _instructions(url.render_as_string(hide_password=False))
+            print("instructions under callgrind (slow):", flush=True)
+            counted = [v for v in VARIANTS if v != "bare, again" and peers.get(v) is None]
+            report["instructions"] = _instructions(
+                url.render_as_string(hide_password=False), counted, peer_dir
+            )
     if arguments.json:
         print(json.dumps(report, indent=2, default=str))
     else:
