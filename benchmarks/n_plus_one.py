@@ -1,6 +1,7 @@
 """Benchmark: N+1 detection on the corpus, and what watching costs, for three tools.
 
-Run with ``python benchmarks/n_plus_one.py`` (an embedded PostgreSQL is started unless
+Run with ``python benchmarks/n_plus_one.py [--json] [--callgrind]`` (progress goes to
+stderr, the results to stdout; an embedded PostgreSQL is started unless
 ``DATABASE_URL`` names a server; either way the benchmark works in a database of its own,
 ``sqla_lab_n_plus_one_bench``, created at the start and dropped at the end). It prints, in one
 run:
@@ -71,8 +72,8 @@ SELECTIN_ROUNDS = 30
 
 def _progress(line: str) -> None:
     """Rewrite one progress line on a terminal; elsewhere stay quiet until the end."""
-    if sys.stdout.isatty():
-        print(f"\r{line}", end="", flush=True)
+    if sys.stderr.isatty():
+        print(f"\r{line}", end="", file=sys.stderr, flush=True)
 
 
 # -- peers ---------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ async def detection(url: Any, tools: list[str]) -> dict[str, Any]:
                         "error": error,
                     }
                 )
-            print(f"\r  {tool}: {len(SCENARIOS)} scenarios run", flush=True)
+            print(f"\r  {tool}: {len(SCENARIOS)} scenarios run", file=sys.stderr, flush=True)
             results[tool] = _score(verdicts, tool == "sqla-lab")
     finally:
         await engine.dispose()
@@ -368,7 +369,7 @@ def overhead(url: str, variants: list[str], peer_dir: Path, processes: int) -> d
     with ExitStack() as stack:
         children: dict[str, list[_Child]] = {}
         for variant in variants:
-            print(f"  starting {processes} x {variant}", flush=True)
+            print(f"  starting {processes} x {variant}", file=sys.stderr, flush=True)
             children[variant] = []
             for _ in range(processes):
                 child = _Child(variant, url, peer_dir, per_round)
@@ -384,7 +385,7 @@ def overhead(url: str, variants: list[str], peer_dir: Path, processes: int) -> d
                     used = [child.run(command) for child in children[variant]]
                     cpu[variant].append(sum(u[0] for u in used))
                     wall[variant].append(sum(u[1] for u in used))
-            print(f"\r  {command}: {rounds} rounds run", flush=True)
+            print(f"\r  {command}: {rounds} rounds run", file=sys.stderr, flush=True)
             results[command] = {
                 variant: {
                     "cpu_ratio": statistics.median(
@@ -435,7 +436,7 @@ def _instructions(url: str, variants: list[str], peer_dir: Path) -> dict[str, An
         match = _instrument_cost._COLLECTED.search(done.stderr)
         if match is None:
             raise RuntimeError(f"no instruction count from valgrind:\n{done.stderr[-2000:]}")
-        print(f"  counted {variant} {kind} x{count}", flush=True)
+        print(f"  counted {variant} {kind} x{count}", file=sys.stderr, flush=True)
         return int(match.group(1))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -563,23 +564,23 @@ def main() -> None:
 
     peer_dir = Path(tempfile.gettempdir()) / "sqla-lab-n-plus-one-peers"
     peer_dir.mkdir(exist_ok=True)
-    print(f"installing the peers into {peer_dir}", flush=True)
+    print(f"installing the peers into {peer_dir}", file=sys.stderr, flush=True)
     peers = install_peers(peer_dir)
     sys.path.append(str(peer_dir))
     tools = ["sqla-lab", *(name for name, error in peers.items() if error is None)]
     report: dict[str, Any] = {"peers": peers, "detection": {}, "overhead": {}}
     with server() as running, _bench_database(running) as url:
         asyncio.run(_prepare(url))
-        print("detection on the corpus:", flush=True)
+        print("detection on the corpus:", file=sys.stderr, flush=True)
         report["detection"] = asyncio.run(detection(url, tools))
         if not arguments.no_overhead:
-            print("overhead (child processes, interleaved rounds):", flush=True)
+            print("overhead (child processes, interleaved rounds):", file=sys.stderr, flush=True)
             variants = [v for v in VARIANTS if peers.get(v, None) is None]
             report["overhead"] = overhead(
                 url.render_as_string(hide_password=False), variants, peer_dir, arguments.processes
             )
         if arguments.callgrind:
-            print("instructions under callgrind (slow):", flush=True)
+            print("instructions under callgrind (slow):", file=sys.stderr, flush=True)
             counted = [v for v in VARIANTS if v != "bare, again" and peers.get(v) is None]
             report["instructions"] = _instructions(
                 url.render_as_string(hide_password=False), counted, peer_dir
