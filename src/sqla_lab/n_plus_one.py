@@ -12,7 +12,7 @@ What it watches (its ``target``; :func:`_resolve_scope` is the one place that de
 * a ``Session``/``AsyncSession``: that session, and every other session or connection on its
   engine used *from this context* during the block (the current task and the tasks it starts,
   so a new session per item, a second session or ``asyncio.gather`` are seen; a concurrent
-  request in another task is not);
+  request in another task is not), and sessions on other engines begun from this context;
 * an ``Engine``/``AsyncEngine``, a ``sessionmaker``/``async_sessionmaker`` (through the engine
   it binds): every statement on that engine, from anywhere;
 * a ``Connection``/``AsyncConnection``: the statements on that connection;
@@ -182,6 +182,7 @@ class _Group:
     first: dict[str, Any] | None = None
     varying: set[str] = field(default_factory=set)
     widest_in: int = 0
+    lists: set[str] = field(default_factory=set)
     writes_at_last: int = 0
     interleaved: bool = False
     reported: bool = False
@@ -346,8 +347,11 @@ class NPlusOneDetector(Instrument):
                     # Already begun: its connection exists, so asking for it does no I/O.
                     self._session_connections.add(session.connection())
             for target in self._scope.listen_on:
-                event.listen(target, "after_cursor_execute", self._on_statement)
-                self._listening.append((target, "after_cursor_execute", self._on_statement))
+                self._listen_on(target)
+            if session is not None:
+                # A per-item session on another engine, begun from this context, is followed.
+                event.listen(Session, "after_begin", self._on_any_session_begin)
+                self._listening.append((Session, "after_begin", self._on_any_session_begin))
             self._token = _ACTIVE.set((*_ACTIVE.get(), self))
         except BaseException:
             self._detach()
@@ -470,8 +474,18 @@ class NPlusOneDetector(Instrument):
 
     # -- listeners -------------------------------------------------------------------------
 
+    def _listen_on(self, target: Any) -> None:
+        if any(known is target for known, _, _ in self._listening):
+            return
+        event.listen(target, "after_cursor_execute", self._on_statement)
+        self._listening.append((target, "after_cursor_execute", self._on_statement))
+
     def _on_session_begin(self, session: Session, transaction: Any, connection: Any) -> None:
         self._session_connections.add(connection)
+
+    def _on_any_session_begin(self, session: Session, transaction: Any, connection: Any) -> None:
+        if self in _ACTIVE.get():
+            self._listen_on(connection.engine)
 
     def _on_statement(
         self,
@@ -639,11 +653,13 @@ class NPlusOneDetector(Instrument):
         for name, value in params.items():
             if name not in varying and first.get(name, varying) != value:
                 varying.add(name)
-        if info.expanding:
-            for name in info.expanding:
-                size = len(params.get(name, ()))
-                if size > group.widest_in:
-                    group.widest_in = size
+        for name in varying:
+            # An IN list, or an array parameter (= ANY(:keys)): a list of keys per execution.
+            value = params.get(name)
+            if isinstance(value, list | tuple):
+                group.lists.add(name)
+                if len(value) > group.widest_in:
+                    group.widest_in = len(value)
         if (
             group.count >= self.repeat_threshold
             and not group.reported
@@ -663,9 +679,11 @@ class NPlusOneDetector(Instrument):
         roles = info.roles
         if any(roles.get(name) == "paging" for name in varying):
             return False  # offset or keyset pages
+        lists = group.lists
         return not (
-            all(roles.get(name) == "in" for name in varying) and group.widest_in >= 2
-        )  # chunks of a large IN list
+            all(roles.get(name) == "in" or name in lists for name in varying)
+            and group.widest_in >= 2
+        )  # chunks of a large IN list (or array)
 
     def _eager_load(self, prop: RelationshipProperty[Any], site: CallSite, cursor: Any) -> None:
         location = self._sites.location(site)

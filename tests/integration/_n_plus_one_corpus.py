@@ -21,8 +21,26 @@ import jinja2
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import bindparam, exists, func, inspect, select, text, tuple_
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    inspect,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import (
     Session,
     contains_eager,
@@ -34,6 +52,7 @@ from sqlalchemy.orm import (
     subqueryload,
     with_parent,
 )
+from sqlalchemy.pool import NullPool
 
 from tests.integration._n_plus_one_corpus_models import AUTHORS, Author, Book, Chapter, Tag
 
@@ -301,6 +320,17 @@ async def new_session_per_item_under_gather(env: Env) -> None:
             return await session.get(Author, author_id)
 
     await asyncio.gather(*(one(i) for i in range(1, AUTHORS + 1)))
+
+
+async def new_engine_session_per_item(env: Env) -> None:
+    engine = create_async_engine(env.engine.url, poolclass=NullPool)
+    try:
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        for author_id in range(1, AUTHORS + 1):
+            async with sessions() as session:
+                await session.get(Author, author_id)
+    finally:
+        await engine.dispose()
 
 
 async def lazy_loop_on_second_session(env: Env) -> None:
@@ -588,6 +618,15 @@ async def chunked_in_list_with_text(env: Env) -> None:
         await env.session.execute(stmt, {"ids": keys[start : start + 500]})
 
 
+async def chunked_array_parameter(env: Env) -> None:
+    keys = list(range(1, 37))
+    for start in range(0, len(keys), 10):
+        stmt = select(Chapter).where(
+            Chapter.id == any_(cast(keys[start : start + 10], ARRAY(Integer)))
+        )
+        await env.session.scalars(stmt)
+
+
 async def offset_pages_on_a_connection(env: Env) -> None:
     books = Book.__table__
     async with env.engine.connect() as conn:
@@ -854,6 +893,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("core-loop-watching-engine", core, "in_", core_select_loop_on_connection, "engine"),
         s("new-session-per-item", other, "in_", new_session_per_item),
         s("new-session-per-item-gather", other, "in_", new_session_per_item_under_gather),
+        s("session-per-item-on-another-engine", other, "in_", new_engine_session_per_item),
         s("lazy-loop-on-second-session", other, "selectinload", lazy_loop_on_second_session),
         s("select-loop-on-second-session", other, "in_", select_loop_on_second_session),
         s("gather-of-per-item-selects", other, "in_", gather_of_per_item_selects),
@@ -920,6 +960,7 @@ def _scenarios() -> tuple[Scenario, ...]:
         s("keyset-pages-on-a-tuple", paging, None, keyset_pages_on_a_tuple),
         s("chunked-in-list", paging, None, chunked_in_list),
         s("chunked-in-list-text", paging, None, chunked_in_list_with_text),
+        s("chunked-array-parameter", paging, None, chunked_array_parameter),
         s("offset-pages-on-a-connection", paging, None, offset_pages_on_a_connection),
         s("polling-loop", paging, None, polling_loop_of_one_query),
         s("polling-loop-with-since-bound", paging, None, polling_loop_with_a_since_bound),
