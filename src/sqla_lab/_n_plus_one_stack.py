@@ -20,6 +20,7 @@ not cross greenlets; this walk touches each frame once and caches its verdict pe
 
 from __future__ import annotations
 
+import functools
 import sys
 import sysconfig
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ _MAX_FRAMES = 80
 _MAX_FRAMES_AFTER_FIRST = 24
 
 
+@functools.cache  # the interpreter's paths: fixed for the process, and slow to expand
 def _library_roots() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     names = ("stdlib", "platstdlib", "purelib", "platlib")

@@ -338,8 +338,6 @@ class NPlusOneDetector(Instrument):
         try:
             session = self._scope.session
             if session is not None:
-                event.listen(session, "after_begin", self._on_session_begin)
-                self._listening.append((session, "after_begin", self._on_session_begin))
                 bind = session.bind
                 if isinstance(bind, Connection):
                     self._session_connections.add(bind)
@@ -349,9 +347,10 @@ class NPlusOneDetector(Instrument):
             for target in self._scope.listen_on:
                 self._listen_on(target)
             if session is not None:
-                # A per-item session on another engine, begun from this context, is followed.
-                event.listen(Session, "after_begin", self._on_any_session_begin)
-                self._listening.append((Session, "after_begin", self._on_any_session_begin))
+                # One class-level listener for the watched session's new connections and for
+                # per-item sessions on another engine, begun from this context.
+                event.listen(Session, "after_begin", self._on_session_begin)
+                self._listening.append((Session, "after_begin", self._on_session_begin))
             self._token = _ACTIVE.set((*_ACTIVE.get(), self))
         except BaseException:
             self._detach()
@@ -481,10 +480,10 @@ class NPlusOneDetector(Instrument):
         self._listening.append((target, "after_cursor_execute", self._on_statement))
 
     def _on_session_begin(self, session: Session, transaction: Any, connection: Any) -> None:
-        self._session_connections.add(connection)
-
-    def _on_any_session_begin(self, session: Session, transaction: Any, connection: Any) -> None:
-        if self in _ACTIVE.get():
+        if session is self._scope.session:
+            self._session_connections.add(connection)
+            self._listen_on(connection.engine)
+        elif self in _ACTIVE.get():
             self._listen_on(connection.engine)
 
     def _on_statement(

@@ -219,7 +219,7 @@ async def test_exit_restores_attributes_and_removes_listeners(filled: AsyncSessi
     engine = bind.engine if isinstance(bind, Connection) else bind
     assert isinstance(engine, Engine)
     assert not event.contains(engine, "after_cursor_execute", detector._on_statement)
-    assert not event.contains(filled.sync_session, "after_begin", detector._on_session_begin)
+    assert not event.contains(Session, "after_begin", detector._on_session_begin)
     assert [f.kind for f in detector.findings] == ["unused_eager_load"]
     with pytest.raises(RuntimeError, match="one block"):
         detector.__enter__()
