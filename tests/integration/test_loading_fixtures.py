@@ -105,7 +105,7 @@ def test_fixtures_from_the_outside(
         [
             "E *QueryBudgetExceeded: expected at most 2 statement(s), the block sent 4",
             "E *NPlusOneDetected: N+1: UserEntity.posts lazy-loaded for 2 sibling objects*",
-            "E *NPlusOneDetected: unused eager load: UserEntity.posts loaded for 3 object(s)*",
+            "E *NPlusOneDetected: unused eager load: UserEntity.posts loaded 3 row(s)*",
         ]
     )
     # The budget failure lists the statements it counted.

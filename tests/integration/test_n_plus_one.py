@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import URL
+from sqlalchemy import Connection, Engine, create_engine, delete, event, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
-    Mapper,
+    InstrumentedAttribute,
     Session,
     immediateload,
     joinedload,
     selectinload,
+    sessionmaker,
     subqueryload,
 )
 from sqlalchemy.orm.collections import InstrumentedList
@@ -82,6 +84,8 @@ async def test_warn_mode_warns_once_per_finding(filled: AsyncSession) -> None:
         async with NPlusOneDetector(filled, mode="warn"):
             await _lazy_loop(filled)
     assert len(caught) == 1
+    # The warning points at the offending line, not into SQLAlchemy.
+    assert caught[0].filename == __file__
 
 
 @pytest.mark.parametrize("option", EAGER_OPTIONS)
@@ -122,7 +126,9 @@ async def test_unused_eager_load_is_flagged(filled: AsyncSession, option: Any) -
     (finding,) = detector.findings
     assert finding.kind == "unused_eager_load"
     assert finding.label == "UserEntity.posts"
-    assert finding.count == USERS
+    # The count is the rows the eager load brought for nothing: 3 posts per user.
+    assert finding.count == USERS * 3
+    assert finding.fix == "drop_eager_load"
     assert finding.location is not None
     assert finding.location.startswith(f"{__file__}:")
 
@@ -200,38 +206,85 @@ async def test_immediateload_is_reported_because_it_is_one_select_per_parent(
     assert [(f.kind, f.count) for f in detector.findings] == [("lazy_load", USERS)]
 
 
-async def test_exit_restores_collections_and_removes_listeners(filled: AsyncSession) -> None:
+async def test_exit_restores_attributes_and_removes_listeners(filled: AsyncSession) -> None:
     detector = NPlusOneDetector(filled, mode="collect")
     with detector:
         stmt = select(UserEntity).options(selectinload(UserEntity.posts))
         users = (await filled.scalars(stmt)).all()
-        assert type(users[0].posts) is not InstrumentedList
+        # Until its first read, the eagerly loaded relationship's attribute is watched.
+        assert type(UserEntity.__dict__["posts"]) is not InstrumentedAttribute
+    assert type(UserEntity.__dict__["posts"]) is InstrumentedAttribute
     assert type(users[0].posts) is InstrumentedList
-    assert not event.contains(filled.sync_session, "do_orm_execute", detector._on_execute)
-    assert not event.contains(Mapper, "load", detector._on_load)
-    assert not event.contains(UserEntity.posts, "init_collection", detector._on_init_collection)
-    assert "sqla_lab.n_plus_one_detector" not in filled.sync_session.info
+    bind = filled.sync_session.get_bind()
+    engine = bind.engine if isinstance(bind, Connection) else bind
+    assert isinstance(engine, Engine)
+    assert not event.contains(engine, "after_cursor_execute", detector._on_statement)
+    assert not event.contains(Session, "after_begin", detector._on_session_begin)
+    assert [f.kind for f in detector.findings] == ["unused_eager_load"]
     with pytest.raises(RuntimeError, match="one block"):
         detector.__enter__()
 
 
-async def test_one_detector_per_session(filled: AsyncSession) -> None:
+async def test_nested_detectors_on_one_session_both_see_the_loop(filled: AsyncSession) -> None:
     with (
-        NPlusOneDetector(filled),
-        pytest.raises(RuntimeError, match="already has an active"),
-        NPlusOneDetector(filled),
+        NPlusOneDetector(filled, mode="collect") as outer,
+        NPlusOneDetector(filled, mode="collect") as inner,
     ):
-        pass
+        await _lazy_loop(filled)
+    assert [(f.kind, f.count) for f in outer.findings] == [("lazy_load", USERS)]
+    assert [(f.kind, f.count) for f in inner.findings] == [("lazy_load", USERS)]
 
 
-async def test_other_sessions_are_not_watched(database: Database) -> None:
+@pytest.fixture
+async def committed(database: Database) -> AsyncIterator[str]:
+    """Three users with posts committed (sessions on other connections see them), removed after."""
+    prefix = "n-plus-one-committed"
+    async with database.sessionmaker() as setup, setup.begin():
+        setup.add_all(
+            UserEntity(name=f"{prefix}-{i}", posts=[PostEntity(title="t")]) for i in range(3)
+        )
+    try:
+        yield prefix
+    finally:
+        async with database.sessionmaker() as cleanup, cleanup.begin():
+            await cleanup.execute(delete(UserEntity).where(UserEntity.name.like(f"{prefix}-%")))
+
+
+async def _committed_lazy_loop(session: AsyncSession, prefix: str) -> int:
+    stmt = select(UserEntity).where(UserEntity.name.like(f"{prefix}-%"))
+    users = (await session.scalars(stmt)).all()
+    for user in users:
+        await user.awaitable_attrs.posts
+    return len(users)
+
+
+async def test_other_tasks_sessions_are_not_watched(database: Database, committed: str) -> None:
+    # A concurrent request in a task started before the block is not this block's work.
     async with database.sessionmaker() as watched, database.sessionmaker() as other:
+        go = asyncio.Event()
+
+        async def elsewhere() -> int:
+            await go.wait()
+            return await _committed_lazy_loop(other, committed)
+
+        task = asyncio.create_task(elsewhere())
         with NPlusOneDetector(watched, mode="raise") as detector:
-            await _lazy_loop(other)
+            go.set()
+            assert await task == 3
     assert detector.findings == ()
 
 
-def test_sync_session_lazy_loop_is_flagged(workspace: Workspace, database_url: URL) -> None:
+async def test_a_second_session_in_the_block_is_watched(database: Database, committed: str) -> None:
+    # The N+1 moved to another session is still this block's N+1.
+    async with database.sessionmaker() as watched, database.sessionmaker() as other:
+        with NPlusOneDetector(watched, mode="collect") as detector:
+            assert await _committed_lazy_loop(other, committed) == 3
+    assert [(f.kind, f.label, f.count) for f in detector.findings] == [
+        ("lazy_load", "UserEntity.posts", 3)
+    ]
+
+
+def test_sync_session_lazy_loop_is_flagged(workspace: Workspace) -> None:
     engine = create_engine(workspace.sync_url, poolclass=NullPool)
     try:
         with Session(engine) as sync_session, sync_session.begin():
@@ -256,6 +309,10 @@ def test_bad_arguments_are_rejected() -> None:
         NPlusOneDetector(session, mode="loud")  # type: ignore[arg-type]  # the point
     with pytest.raises(ValueError, match="at least 2"):
         NPlusOneDetector(session, threshold=1)
+    with pytest.raises(TypeError, match="cannot watch object"):
+        NPlusOneDetector(object())  # type: ignore[arg-type]  # the point
+    with pytest.raises(TypeError, match="sessionmaker with a bind"):
+        NPlusOneDetector(sessionmaker())
 
 
 async def test_two_row_statement_makes_siblings(filled: AsyncSession) -> None:
