@@ -22,9 +22,10 @@ from importlib import metadata
 import jinja2
 from markupsafe import Markup
 
+from sqla_lab.lab.messages import format_value
 from sqla_lab.lab.results import Cell, Chart, Environment, LabResult, Measurement, Verdict
-from sqla_lab.report.comparison import compare_results
-from sqla_lab.report.console import format_value
+from sqla_lab.report.comparison import MeasurementChange, compare_results
+from sqla_lab.report.console import finding_notes, measured_value
 from sqla_lab.report.plots import ChartError, render_chart
 
 __all__ = [
@@ -104,11 +105,16 @@ def _is_number(cell: object) -> bool:
 
 
 def _measurement(m: Measurement) -> str:
-    return format_value(m.value, m.unit)
+    return measured_value(m)
 
 
 def _optional_value(value: float | None, unit: str) -> str:
     return "—" if value is None else format_value(value, unit)
+
+
+def _change_value(change: MeasurementChange, side: str) -> str:
+    measurement = change.old_measurement if side == "old" else change.new_measurement
+    return "—" if measurement is None else measured_value(measurement)
 
 
 def _ratio(ratio: float | None) -> str:
@@ -131,6 +137,8 @@ def _environment() -> jinja2.Environment:
         cell=_cell,
         measurement=_measurement,
         value=_optional_value,
+        change_value=_change_value,
+        notes=finding_notes,
         ratio=_ratio,
         slug=slug,
     )
