@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import string
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ __all__ = [
     "MessageValue",
     "Translate",
     "format_value",
+    "join",
     "message_from_dict",
 ]
 
@@ -130,6 +131,21 @@ class Message:
             "template": self.template,
             "values": {name: _value_to_json(v) for name, v in self.values.items()},
         }
+
+
+def join(parts: Sequence[Message | str], separator: str = " ") -> Message:
+    """One message of ``parts`` in order, ``separator`` between them.
+
+    Its template holds only placeholders and the separator, so it needs no translation: each
+    part is translated on its own.
+    """
+    escaped = separator.replace("{", "{{").replace("}", "}}")
+    if not parts:
+        return Message("")
+    return Message(
+        escaped.join(f"{{part{i}}}" for i in range(len(parts))),
+        {f"part{i}": part for i, part in enumerate(parts)},
+    )
 
 
 def message_from_dict(data: Mapping[str, Any] | str) -> Message:

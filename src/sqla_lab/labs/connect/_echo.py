@@ -23,7 +23,7 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import Message, format_value, join
 from sqla_lab.lab.results import Chart, Dependency, Finding, Measurement
 from sqla_lab.lab.stats import (
     describe_estimate,
@@ -183,11 +183,10 @@ def echo_finding(
         if measurable
         else Message(text_.ECHO_SUMMARY_NONE, overheads)
     )
-    explanation = Message(
-        "{summary} {detail}",
-        {
-            "summary": summary,
-            "detail": Message(
+    explanation = join(
+        [
+            summary,
+            Message(
                 text_.ECHO_DETAIL,
                 {
                     **{k: describe_estimate(v, "x") for k, v in ratios.items()},
@@ -199,7 +198,7 @@ def echo_finding(
                     "log_kib": f"{log_bytes / 1024:,.0f}",
                 },
             ),
-        },
+        ]
     )
     names = {
         "ratio_plain": "echo=True / without, pooled + SELECT 1",

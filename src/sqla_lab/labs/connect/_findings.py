@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import Message, format_value, join
 from sqla_lab.lab.results import Dependency, Finding, Measurement, Verdict
 from sqla_lab.lab.stats import (
     combine,
@@ -86,11 +86,10 @@ def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[st
         "acquire": describe_estimate(acquire, "x"),
         "work": describe_estimate(work, "x"),
     }
-    explanation = Message(
-        "{summary} {detail}",
-        {
-            "summary": Message(text.SPEEDUP_SUMMARY[judgement.verdict.value], readings),
-            "detail": Message(
+    explanation = join(
+        [
+            Message(text.SPEEDUP_SUMMARY[judgement.verdict.value], readings),
+            Message(
                 text.SPEEDUP_DETAIL,
                 {
                     "rounds": acquire.n,
@@ -103,7 +102,7 @@ def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[st
                     "sa_extra": describe_estimate(sa_extra, "ms", kind="difference"),
                 },
             ),
-        },
+        ]
     )
     return Finding(
         key="connect.pooled-vs-new",
@@ -170,11 +169,10 @@ def dominates_finding(
         "share_new": describe_estimate(share_new, "ratio"),
         "share_request": describe_estimate(share_request, "ratio"),
     }
-    explanation = Message(
-        "{summary} {detail}",
-        {
-            "summary": Message(text.DOMINATES_SUMMARY[judgement.verdict.value]),
-            "detail": Message(
+    explanation = join(
+        [
+            Message(text.DOMINATES_SUMMARY[judgement.verdict.value]),
+            Message(
                 text.DOMINATES_DETAIL,
                 {
                     **shares,
@@ -186,7 +184,7 @@ def dominates_finding(
                     "rounds": share_request.n,
                 },
             ),
-        },
+        ]
     )
     return Finding(
         key="connect.connect-dominates",

@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.instruments.faults import FaultMode, FaultProxy
 from sqla_lab.lab import LabContext, LabOutput
-from sqla_lab.lab.messages import Message
+from sqla_lab.lab.messages import Message, join
 from sqla_lab.lab.outcome import Outcome, attempt
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -217,15 +217,14 @@ def _held_finding(
         },
     )
     if keepalive is not None and kernel_keepalive_s is not None:
-        explanation = Message(
-            "{held} {keepalive}",
-            {
-                "held": explanation,
-                "keepalive": Message(
+        explanation = join(
+            [
+                explanation,
+                Message(
                     text.HALF_OPEN_KEEPALIVE,
                     {"keepalive": text.ON_OFF[keepalive], "kernel": f"{kernel_keepalive_s:.0f}"},
                 ),
-            },
+            ]
         )
     measurements = [
         Measurement.single(
