@@ -75,8 +75,11 @@ def connect_result(*, scale: float = 1.0, verdict: Verdict = Verdict.DEPENDS) ->
                         value=speedup,
                         unit="x",
                         interval=Interval(
-                            low=speedup * 0.9, high=speedup * 1.1, level=0.95,
-                            method="order statistics", n=30,
+                            low=speedup * 0.9,
+                            high=speedup * 1.1,
+                            level=0.95,
+                            method="order statistics",
+                            n=30,
                         ),
                     ),
                     Measurement(

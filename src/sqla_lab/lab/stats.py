@@ -228,24 +228,56 @@ def fitted_slope(points: Mapping[float, Sequence[float]]) -> Estimate:
 
 
 def slope_ratio(
-    faster: Mapping[float, Sequence[float]], slower: Mapping[float, Sequence[float]]
+    faster: Mapping[float, Sequence[float]],
+    slower: Mapping[float, Sequence[float]],
+    *,
+    paired: bool = False,
+    replicates: int = BOOTSTRAP_REPLICATES,
+    level: float = CONFIDENCE,
 ) -> Estimate:
     """The ratio of two fitted slopes (``faster`` over ``slower``), bootstrapped together.
 
-    A replicate whose denominator slope is not positive counts as an unbounded ratio when the
-    numerator slope is positive (the other cost does not grow at all).
+    With ``paired``, the two were timed interleaved (index ``i`` at each x is the same round):
+    the bootstrap then draws rounds, keeping each round's two timings together, so drift the
+    round shared cancels as it does in :func:`paired_ratio`. A replicate whose denominator slope
+    is not positive counts as an unbounded ratio when the numerator slope is positive (the other
+    cost does not grow at all).
     """
     xs_a, xs_b = sorted(faster), sorted(slower)
-    count_a = len(xs_a)
 
-    def ratio(groups: Sequence[Sequence[float]]) -> float:
-        top = _slope(xs_a, groups[:count_a])
-        bottom = _slope(xs_b, groups[count_a:])
+    def ratio(top: float, bottom: float) -> float:
         if bottom <= 0:
             return math.inf if top > 0 else 0.0
         return top / bottom
 
-    return bootstrap(ratio, [*(faster[x] for x in xs_a), *(slower[x] for x in xs_b)])
+    if not paired:
+        count_a = len(xs_a)
+        return bootstrap(
+            lambda groups: ratio(_slope(xs_a, groups[:count_a]), _slope(xs_b, groups[count_a:])),
+            [*(faster[x] for x in xs_a), *(slower[x] for x in xs_b)],
+            replicates=replicates,
+            level=level,
+        )
+    if xs_a != xs_b or any(len(faster[x]) != len(slower[x]) for x in xs_a):
+        raise ValueError("paired slopes need the same sizes and rounds")
+    value = ratio(_slope(xs_a, [faster[x] for x in xs_a]), _slope(xs_a, [slower[x] for x in xs_a]))
+    n = min(len(faster[x]) for x in xs_a)
+    if n < MIN_GROUP:
+        return Estimate(value, None, n)
+    rng = random.Random(_SEED)
+    draws = []
+    for _ in range(replicates):
+        picks = {x: rng.choices(range(len(faster[x])), k=len(faster[x])) for x in xs_a}
+        top = _slope(xs_a, [[faster[x][i] for i in picks[x]] for x in xs_a])
+        bottom = _slope(xs_a, [[slower[x][i] for i in picks[x]] for x in xs_a])
+        draws.append(ratio(top, bottom))
+    draws.sort()
+    tail = (1 - level) / 2
+    low = draws[math.floor(tail * (replicates - 1))]
+    high = draws[math.ceil((1 - tail) * (replicates - 1))]
+    return Estimate(
+        value, Interval(low=low, high=high, level=level, method="paired bootstrap", n=n), n
+    )
 
 
 # -- describing estimates -----------------------------------------------------------------

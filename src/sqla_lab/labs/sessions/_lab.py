@@ -62,7 +62,9 @@ from sqla_lab.labs.sessions._collisions import (
 )
 
 __all__ = [
+    "AWAIT_STEPS",
     "AWAIT_TABLE",
+    "AWAIT_TASKS",
     "COLLISION_TABLE",
     "CONCURRENT",
     "DOCS_SOURCE",
