@@ -48,10 +48,10 @@ def test_both_readings_of_the_speed_up_carry_paired_intervals(result: LabResult)
     ):
         interval = finding.measurement(name).interval
         assert interval is not None
-        assert interval.n == 30
+        assert interval.n == 50
         assert interval.method == "order statistics"
-    assert len(finding.measurement(NEW_ACQUIRE).samples) == 30
-    assert len(finding.measurement(POOLED_ACQUIRE).samples) == 30
+    assert len(finding.measurement(NEW_ACQUIRE).samples) == 50
+    assert len(finding.measurement(POOLED_ACQUIRE).samples) == 50
     if finding.verdict is Verdict.DEPENDS:
         assert [d.name for d in finding.depends_on] == ["what is compared"]
     if finding.verdict is Verdict.INCONCLUSIVE:
@@ -64,11 +64,11 @@ def test_connect_dominates_is_measured_on_a_pooled_request_too(result: LabResult
     new = finding.measurement("share of time spent connecting (new connection)")
     assert pooled.interval is not None
     assert new.interval is not None
-    assert pooled.interval.n == new.interval.n == 30
+    assert pooled.interval.n == new.interval.n == 50
     assert 0 < pooled.value < 1
     wall = finding.measurement("pooled request, wall time")
     database = finding.measurement("pooled request, statement execution")
-    assert len(wall.samples) == len(database.samples) == 30
+    assert len(wall.samples) == len(database.samples) == 50
     # The statement time is part of the request's time, round by round.
     assert all(d < w for d, w in zip(database.samples, wall.samples, strict=True))
     if finding.verdict is Verdict.DEPENDS:
@@ -88,7 +88,7 @@ def test_echo_is_measured_and_its_handler_removed(
         "echo=True / without, first connection of a fresh engine",
     } <= names
     assert finding.measurement("pre-ping overhead with echo=True").kind == "difference"
-    assert len(finding.measurement("pooled checkout + SELECT 1, echo=True").samples) == 60
+    assert len(finding.measurement("pooled checkout + SELECT 1, echo=True").samples) == 120
     assert len(finding.measurement("first connection of a fresh engine").samples) == 10
     assert finding.measurement("log written").value > 0
     assert logging.getLogger(ENGINE_LOGGER).handlers == handlers_before

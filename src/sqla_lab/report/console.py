@@ -86,7 +86,7 @@ def _verdict_text(verdict: Verdict) -> Text:
     return Text(verdict.value, style=VERDICT_STYLE[verdict])
 
 
-def _findings_table(findings: Sequence[Finding]) -> RichTable:
+def _findings_table(findings: Sequence[Finding], translate: Translate) -> RichTable:
     table = RichTable(show_lines=True, expand=True)
     table.add_column("Claim (source)", ratio=3)
     table.add_column("Measured here", ratio=4)
@@ -94,7 +94,7 @@ def _findings_table(findings: Sequence[Finding]) -> RichTable:
     for finding in findings:
         claim = Text(finding.claim)
         claim.append(f"\n{finding.source}", style="dim")
-        measured = "\n".join(format_measurement(m) for m in finding.measurements)
+        measured = "\n".join(format_measurement(m, translate) for m in finding.measurements)
         table.add_row(claim, measured, _verdict_text(finding.verdict))
     return table
 
@@ -115,16 +115,22 @@ def _cell(cell: object) -> str:
     return str(cell)
 
 
-def render_results(console: Console, results: Sequence[LabResult]) -> None:
-    """Print each lab's findings, explanations and evidence tables."""
+def render_results(
+    console: Console, results: Sequence[LabResult], *, translate: Translate = _same
+) -> None:
+    """Print each lab's findings, explanations and evidence tables.
+
+    ``translate`` (``gettext``'s ``gettext``, say) is applied to every message template:
+    explanations, reasons, what would settle a verdict, what it depends on.
+    """
     for result in results:
-        parts: list[RichTable | Text] = [_findings_table(result.findings)]
+        parts: list[RichTable | Text] = [_findings_table(result.findings, translate)]
         for finding in result.findings:
             line = Text.assemble(
                 ("• ", "dim"), (finding.verdict.value, VERDICT_STYLE[finding.verdict]), " "
             )
-            line.append(finding.explanation_message.render())
-            for label, note in finding_notes(finding):
+            line.append(finding.explanation_message.render(translate))
+            for label, note in finding_notes(finding, translate):
                 line.append(f"\n    {label}: ", style="dim")
                 line.append(note)
             parts.append(line)

@@ -116,7 +116,7 @@ async def echo_cost(ctx: LabContext) -> EchoResult:
         try:
             samples = await sample_interleaved(
                 {name: _bound(engine) for name, engine in engines.items()},
-                repetitions=ctx.repetitions(full=400, quick=60),
+                repetitions=ctx.repetitions(full=400, quick=120),
                 warmup=3,
                 progress=ctx.progress,
                 description="connect: echo=True on pooled checkouts",

@@ -117,7 +117,7 @@ class _StatementClock:
 @lab("connect")
 async def connect_lab(ctx: LabContext) -> LabOutput:
     """Reusing a pooled connection is about 20x faster than opening a new one."""
-    repetitions = ctx.repetitions(full=200, quick=30)
+    repetitions = ctx.repetitions(full=200, quick=50)
     fresh_engine = ctx.engine(poolclass=NullPool)
     pooled_engine = ctx.engine(pool_size=1, max_overflow=0)
     service_engine = ctx.engine(pool_size=1, max_overflow=0)

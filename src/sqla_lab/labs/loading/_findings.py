@@ -97,7 +97,7 @@ def lazy_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) -> Fi
         versions=versions,
         **decided(
             Verdict.CONFIRMED if matches else Verdict.REFUTED,
-            "statement counts against 1 + N at every size",
+            Message(words.DECIDED_BY_STATEMENT_COUNTS_AGAINST_1),
         ).fields(),
     )
 
@@ -138,7 +138,7 @@ def selectin_finding(
             },
         ),
         versions=versions,
-        **decided(verdict, "statement counts at every N measured").fields(
+        **decided(verdict, Message(words.DECIDED_BY_STATEMENT_COUNTS_AT_EVERY)).fields(
             depends_on=(
                 Dependency(
                     on="size",
@@ -181,7 +181,8 @@ def other_strategies_finding(sweep: Sequence[SweepPoint], versions: Mapping[str,
         ),
         versions=versions,
         **decided(
-            Verdict.CONFIRMED if ok else Verdict.REFUTED, "statement counts at every size"
+            Verdict.CONFIRMED if ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_STATEMENT_COUNTS_AT_EVERY_2),
         ).fields(),
     )
 
@@ -206,7 +207,8 @@ def raiseload_finding(result: RaiseloadResult, versions: Mapping[str, str]) -> F
         ),
         versions=versions,
         **decided(
-            Verdict.CONFIRMED if ok else Verdict.REFUTED, "statements sent and the error raised"
+            Verdict.CONFIRMED if ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_STATEMENTS_SENT_AND_THE),
         ).fields(),
     )
 
@@ -243,7 +245,8 @@ def write_only_finding(result: WriteOnlyResult, versions: Mapping[str, str]) -> 
         ),
         versions=versions,
         **decided(
-            Verdict.CONFIRMED if ok else Verdict.REFUTED, "statements sent at each step"
+            Verdict.CONFIRMED if ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_STATEMENTS_SENT_AT_EACH),
         ).fields(),
     )
 
@@ -275,7 +278,9 @@ def many_to_one_finding(many: Mapping[str, Counted], versions: Mapping[str, str]
             },
         ),
         versions=versions,
-        **decided(Verdict.CONFIRMED if ok else Verdict.REFUTED, "statement counts").fields(),
+        **decided(
+            Verdict.CONFIRMED if ok else Verdict.REFUTED, Message(words.DECIDED_BY_STATEMENT_COUNTS)
+        ).fields(),
     )
 
 

@@ -143,8 +143,8 @@ async def loading_lab(ctx: LabContext) -> LabOutput:
         }
     )
     latency_users = (10, 100) if ctx.quick else (10, 100, 1000)
-    repetitions = ctx.repetitions(full=5, quick=2)
-    budget = ctx.repetitions(full=3000, quick=1000)
+    repetitions = ctx.repetitions(full=5, quick=4)
+    budget = ctx.repetitions(full=3000, quick=4000)
     seeded_users = max(*sizes[1], *sizes[10], *BOUNDARY_USERS)
     engine = ctx.engine(pool_size=1, max_overflow=0)
     sweep: list[SweepPoint] = []
@@ -212,8 +212,8 @@ async def _latency_sweep(
     ctx: LabContext, users_list: Sequence[int], sweep: Sequence[SweepPoint]
 ) -> list[SweepPoint]:
     """Lazy, selectin and joined at M=10 again, through a proxy adding latency."""
-    repetitions = ctx.repetitions(full=5, quick=2)
-    budget = ctx.repetitions(full=1000, quick=100)
+    repetitions = ctx.repetitions(full=5, quick=4)
+    budget = ctx.repetitions(full=1000, quick=400)
     # Statement counts do not depend on latency: reuse those of the direct sweep.
     counts = {(p.strategy, p.users): p.counted for p in sweep if p.posts_per_user == 10}
     points: list[SweepPoint] = []

@@ -7,6 +7,12 @@ from sqla_lab.lab.messages import N_
 __all__ = [
     "CROSSOVER",
     "CROSSOVER_NEVER",
+    "DECIDED_BY_STATEMENTS_SENT_AND_THE",
+    "DECIDED_BY_STATEMENTS_SENT_AT_EACH",
+    "DECIDED_BY_STATEMENT_COUNTS",
+    "DECIDED_BY_STATEMENT_COUNTS_AGAINST_1",
+    "DECIDED_BY_STATEMENT_COUNTS_AT_EVERY",
+    "DECIDED_BY_STATEMENT_COUNTS_AT_EVERY_2",
     "EAGER_FASTER",
     "EAGER_MOVES",
     "EAGER_STILL",
@@ -132,3 +138,11 @@ JOINED_REASON = N_(
     "selectin bytes received: {ratio}"
 )
 JOINED_SHAPE = N_("the statement, row and unique() checks")
+
+#: What decided an exactly observed verdict (its ``reason``).
+DECIDED_BY_STATEMENTS_SENT_AND_THE = N_("statements sent and the error raised")
+DECIDED_BY_STATEMENTS_SENT_AT_EACH = N_("statements sent at each step")
+DECIDED_BY_STATEMENT_COUNTS = N_("statement counts")
+DECIDED_BY_STATEMENT_COUNTS_AGAINST_1 = N_("statement counts against 1 + N at every size")
+DECIDED_BY_STATEMENT_COUNTS_AT_EVERY = N_("statement counts at every N measured")
+DECIDED_BY_STATEMENT_COUNTS_AT_EVERY_2 = N_("statement counts at every size")

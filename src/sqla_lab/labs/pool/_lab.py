@@ -95,9 +95,9 @@ def pre_ping_scale() -> Scale:
     """The seed's "about 0.01 s": within a factor 3 confirmed, far cheaper refuted."""
     return Scale(
         (
-            Band(CLAIMED_PRE_PING_MS / 3, Verdict.REFUTED, "far cheaper than the seed's 0.01 s"),
-            Band(CLAIMED_PRE_PING_MS * 3, Verdict.CONFIRMED, "within a factor 3 of 0.01 s"),
-            Band(math.inf, Verdict.DEPENDS, "dearer than 0.01 s"),
+            Band(CLAIMED_PRE_PING_MS / 3, Verdict.REFUTED, text_.PRE_PING_CHEAPER),
+            Band(CLAIMED_PRE_PING_MS * 3, Verdict.CONFIRMED, text_.PRE_PING_AS_CLAIMED),
+            Band(math.inf, Verdict.DEPENDS, text_.PRE_PING_DEARER),
         )
     )
 
@@ -249,7 +249,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         versions=ctx.versions("sqlalchemy", "asyncpg"),
         **decided(
             Verdict.CONFIRMED if failed_without and recovered_with else Verdict.REFUTED,
-            "the requests' outcomes after the kill",
+            Message(text_.DECIDED_BY_THE_REQUESTS_OUTCOMES_AFTER),
         ).fields(),
     )
     table = Table(
@@ -354,7 +354,7 @@ async def _returned_on_session_end(ctx: LabContext) -> LabOutput:
         versions=ctx.versions("sqlalchemy"),
         **decided(
             Verdict.CONFIRMED if returned else Verdict.REFUTED,
-            "the pool's checked-out count after each step",
+            Message(text_.DECIDED_BY_THE_POOL_S_CHECKED),
         ).fields(),
     )
     return LabOutput(findings=(finding,), tables=(table,))
@@ -425,7 +425,7 @@ async def _recycle(ctx: LabContext) -> LabOutput:
                 versions=ctx.versions("sqlalchemy"),
                 **decided(
                     Verdict.CONFIRMED if replaced and unprotected else Verdict.REFUTED,
-                    "backend pids before and after, and the request after an early death",
+                    Message(text_.DECIDED_BY_BACKEND_PIDS_BEFORE_AND),
                 ).fields(),
             ),
         ),
@@ -556,7 +556,7 @@ def _statement_finding(ctx: LabContext, result: _TimedQuery) -> Finding:
         versions=ctx.versions("postgresql", "asyncpg"),
         **decided(
             Verdict.CONFIRMED if cancelled and result.kept else Verdict.REFUTED,
-            "the error's SQLSTATE and the backend serving the next request",
+            Message(text_.DECIDED_BY_THE_ERROR_S_SQLSTATE),
         ).fields(),
     )
 

@@ -129,7 +129,7 @@ async def limits(ctx: LabContext) -> LabOutput:
         versions=ctx.versions("sqlalchemy"),
         **decided(
             Verdict.CONFIRMED if timed_out and in_bounds else Verdict.REFUTED,
-            "the 11th checkout's exception and when it came",
+            Message(words.DECIDED_BY_THE_11TH_CHECKOUT_S),
         ).fields(),
     )
     overflow_finding = Finding(
@@ -144,7 +144,7 @@ async def limits(ctx: LabContext) -> LabOutput:
         versions=ctx.versions("sqlalchemy"),
         **decided(
             Verdict.CONFIRMED if overflow_ok else Verdict.REFUTED,
-            "the pool's connects and closes and the server's backends after the last return",
+            Message(words.DECIDED_BY_THE_POOL_S_CONNECTS),
         ).fields(),
     )
     return LabOutput(

@@ -14,6 +14,13 @@ __all__ = [
     "COMMAND_TIMEOUT",
     "COMMAND_TIMEOUT_READINGS",
     "DEARER",
+    "DECIDED_BY_BACKEND_PIDS_BEFORE_AND",
+    "DECIDED_BY_THE_11TH_CHECKOUT_S",
+    "DECIDED_BY_THE_ERROR_S_SQLSTATE",
+    "DECIDED_BY_THE_PARAMETER_NAMES_IN",
+    "DECIDED_BY_THE_POOL_S_CHECKED",
+    "DECIDED_BY_THE_POOL_S_CONNECTS",
+    "DECIDED_BY_THE_REQUESTS_OUTCOMES_AFTER",
     "FAILED_TOO",
     "HALF_OPEN",
     "HALF_OPEN_KEEPALIVE",
@@ -23,7 +30,10 @@ __all__ = [
     "NOT_DEARER",
     "ON_OFF",
     "OVERFLOW",
+    "PRE_PING_AS_CLAIMED",
+    "PRE_PING_CHEAPER",
     "PRE_PING_COST",
+    "PRE_PING_DEARER",
     "PRE_PING_PROTECTS",
     "RAISED",
     "RAN_ON",
@@ -141,3 +151,21 @@ RETURNED = N_(
     "{next_pid}. A session that ran a statement and was neither committed nor closed still "
     "held its connection (checked out: {forgotten})."
 )
+
+#: What decided an exactly observed verdict (its ``reason``).
+DECIDED_BY_BACKEND_PIDS_BEFORE_AND = N_(
+    "backend pids before and after, and the request after an early death"
+)
+DECIDED_BY_THE_11TH_CHECKOUT_S = N_("the 11th checkout's exception and when it came")
+DECIDED_BY_THE_ERROR_S_SQLSTATE = N_(
+    "the error's SQLSTATE and the backend serving the next request"
+)
+DECIDED_BY_THE_PARAMETER_NAMES_IN = N_("the parameter names in the installed signatures")
+DECIDED_BY_THE_POOL_S_CHECKED = N_("the pool's checked-out count after each step")
+DECIDED_BY_THE_POOL_S_CONNECTS = N_(
+    "the pool's connects and closes and the server's backends after the last return"
+)
+DECIDED_BY_THE_REQUESTS_OUTCOMES_AFTER = N_("the requests' outcomes after the kill")
+PRE_PING_CHEAPER = N_("far cheaper than the seed's 0.01 s")
+PRE_PING_AS_CLAIMED = N_("within a factor 3 of 0.01 s")
+PRE_PING_DEARER = N_("dearer than 0.01 s")

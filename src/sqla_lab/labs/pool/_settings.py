@@ -240,7 +240,7 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
         ),
         explanation=explanation,
         versions=ctx.versions("sqlalchemy", "asyncpg", "psycopg-pool"),
-        **decided(verdict, "the parameter names in the installed signatures").fields(
+        **decided(verdict, Message(text.DECIDED_BY_THE_PARAMETER_NAMES_IN)).fields(
             depends_on=(
                 Dependency(
                     on="version",

@@ -357,7 +357,7 @@ def session_cost_variants(engine: AsyncEngine) -> dict[str, Callable[[], Awaitab
 async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]:
     samples = await sample_interleaved(
         session_cost_variants(engine),
-        repetitions=ctx.repetitions(full=500, quick=50),
+        repetitions=ctx.repetitions(full=500, quick=120),
         warmup=5,
         progress=ctx.progress,
         description="sessions: per-request vs scoped cost",
@@ -408,7 +408,7 @@ def _shared_finding(
         versions=versions,
         **decided(
             Verdict.CONFIRMED if shared else Verdict.REFUTED,
-            "distinct sessions and backend pids the tasks got",
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND),
         ).fields(),
     )
 
@@ -438,7 +438,7 @@ def _threads_finding(results: list[tuple[_Holder, bool]], versions: Mapping[str,
         versions=versions,
         **decided(
             Verdict.CONFIRMED if ok else Verdict.REFUTED,
-            "distinct sessions and backend pids the threads got",
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND_2),
         ).fields(),
     )
 
@@ -463,7 +463,7 @@ def _task_scoped_finding(result: tuple[list[_Holder], int], versions: Mapping[st
         versions=versions,
         **decided(
             Verdict.CONFIRMED if ok else Verdict.REFUTED,
-            "distinct sessions and backend pids the tasks got",
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND),
         ).fields(),
     )
 
@@ -497,7 +497,7 @@ def _leak_finding(leak: _Leak, versions: Mapping[str, str]) -> Finding:
         versions=versions,
         **decided(
             Verdict.CONFIRMED if leaks else Verdict.REFUTED,
-            "sessions left in the registry after the tasks finished",
+            Message(words.DECIDED_BY_SESSIONS_LEFT_IN_THE),
         ).fields(),
     )
 
@@ -505,9 +505,9 @@ def _leak_finding(leak: _Leak, versions: Mapping[str, str]) -> Finding:
 def _similar_cost() -> Scale:
     return Scale(
         (
-            Band(2 / 3, Verdict.REFUTED, "scoped + remove() is cheaper by more than 1.5x"),
+            Band(2 / 3, Verdict.REFUTED, words.SCOPED_CHEAPER),
             Band(1.5, Verdict.CONFIRMED, words.SIMILAR),
-            Band(float("inf"), Verdict.REFUTED, "per request is cheaper by more than 1.5x"),
+            Band(float("inf"), Verdict.REFUTED, words.PER_REQUEST_CHEAPER),
         )
     )
 
@@ -544,7 +544,7 @@ def _per_request_finding(
         _close_matters,
     )
     if not correct:
-        judgement = decided(Verdict.REFUTED, "the requests did not get a session each")
+        judgement = decided(Verdict.REFUTED, Message(words.DECIDED_BY_THE_REQUESTS_DID_NOT))
     ratios = {
         "ratio": describe_estimate(ratio, "x"),
         "close_ratio": describe_estimate(close_ratio, "x"),

@@ -14,10 +14,16 @@ __all__ = [
     "COLLISIONS_WARNINGS",
     "COLLISIONS_WINDOWS",
     "COLLISION_QUIET",
+    "DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND",
+    "DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND_2",
+    "DECIDED_BY_SESSIONS_LEFT_IN_THE",
+    "DECIDED_BY_THE_REQUESTS_DID_NOT",
     "LEAK",
     "NONE",
     "PER_REQUEST",
+    "PER_REQUEST_CHEAPER",
     "PER_REQUEST_CLOSE",
+    "SCOPED_CHEAPER",
     "SCOPED_SHARED",
     "SIMILAR",
     "TASK_SCOPED",
@@ -100,3 +106,13 @@ AWAIT_CONCLUSION = {
 AWAIT_REASON = N_(
     "resumed before the other ready tasks: {first} of {yields}; after all of them: {last}"
 )
+
+#: What decided an exactly observed verdict (its ``reason``).
+DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND = N_("distinct sessions and backend pids the tasks got")
+DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND_2 = N_(
+    "distinct sessions and backend pids the threads got"
+)
+DECIDED_BY_SESSIONS_LEFT_IN_THE = N_("sessions left in the registry after the tasks finished")
+DECIDED_BY_THE_REQUESTS_DID_NOT = N_("the requests did not get a session each")
+SCOPED_CHEAPER = N_("scoped + remove() is cheaper by more than 1.5x")
+PER_REQUEST_CHEAPER = N_("per request is cheaper by more than 1.5x")

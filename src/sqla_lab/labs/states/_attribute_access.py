@@ -162,7 +162,7 @@ def access_findings(
             versions=versions,
             **decided(
                 Verdict.CONFIRMED if raised_greenlet else Verdict.REFUTED,
-                "the exception the read raised",
+                Message(words.DECIDED_BY_THE_EXCEPTION_THE_READ),
             ).fields(),
         ),
         Finding(
@@ -174,7 +174,7 @@ def access_findings(
             versions=versions,
             **decided(
                 Verdict.CONFIRMED if raised_detached else Verdict.REFUTED,
-                "the exception the read raised",
+                Message(words.DECIDED_BY_THE_EXCEPTION_THE_READ),
             ).fields(),
         ),
         Finding(
@@ -195,7 +195,7 @@ def access_findings(
             versions=versions,
             **decided(
                 Verdict.CONFIRMED if fixed == len(fixes) else Verdict.REFUTED,
-                "what each fixed read did",
+                Message(words.DECIDED_BY_WHAT_EACH_FIXED_READ),
             ).fields(),
         ),
     )
@@ -222,5 +222,5 @@ def stale_finding(stale: dict[str, bool], versions: Mapping[str, str]) -> Findin
             },
         ),
         versions=versions,
-        **decided(verdict, "the attribute's value after each step").fields(),
+        **decided(verdict, Message(words.DECIDED_BY_THE_ATTRIBUTE_S_VALUE)).fields(),
     )

@@ -316,7 +316,7 @@ def _journey_finding(table: Table, versions: Mapping[str, str]) -> Finding:
         versions=versions,
         **decided(
             Verdict.CONFIRMED if matches == len(measured) else Verdict.REFUTED,
-            "the state flags inspect() reported after each step",
+            Message(words.DECIDED_BY_THE_STATE_FLAGS_INSPECT),
         ).fields(),
     )
 
@@ -355,7 +355,7 @@ def _commit_finding(table: Table, versions: Mapping[str, str]) -> Finding:
         versions=versions,
         **decided(
             Verdict.REFUTED if still_persistent else Verdict.CONFIRMED,
-            "the state flags after commit, for both expire_on_commit values",
+            Message(words.DECIDED_BY_THE_STATE_FLAGS_AFTER),
         ).fields(),
     )
 
@@ -384,7 +384,7 @@ def _refresh_finding(table: Table, versions: Mapping[str, str]) -> Finding:
             words.REFRESH_KEEPS if verdict is Verdict.REFUTED else words.REFRESH_DETACHES, values
         ),
         versions=versions,
-        **decided(verdict, "the detached flag after refresh, for both settings").fields(),
+        **decided(verdict, Message(words.DECIDED_BY_THE_DETACHED_FLAG_AFTER)).fields(),
     )
 
 
@@ -476,7 +476,7 @@ def _operations_finding(table: Table, versions: Mapping[str, str]) -> Finding:
         ),
         explanation=explanation,
         versions=versions,
-        **decided(verdict, "the state flags after each call, next to the documented state").fields(
+        **decided(verdict, Message(words.DECIDED_BY_THE_STATE_FLAGS_AFTER_2)).fields(
             depends_on=depends_on
         ),
     )

@@ -9,6 +9,14 @@ __all__ = [
     "COMMIT_EXPIRED",
     "COMMIT_LEFT",
     "COMMIT_STAYS",
+    "DECIDED_BY_THE_ATTRIBUTE_S_VALUE",
+    "DECIDED_BY_THE_DETACHED_FLAG_AFTER",
+    "DECIDED_BY_THE_EXCEPTION_THE_READ",
+    "DECIDED_BY_THE_SQL_EACH_CALL",
+    "DECIDED_BY_THE_STATE_FLAGS_AFTER",
+    "DECIDED_BY_THE_STATE_FLAGS_AFTER_2",
+    "DECIDED_BY_THE_STATE_FLAGS_INSPECT",
+    "DECIDED_BY_WHAT_EACH_FIXED_READ",
     "DETACHED_LAZY",
     "EXPIRED_ACCESS",
     "FLUSH_COMMIT",
@@ -86,3 +94,19 @@ ISOLATION = N_(
 ISOLATION_LEVEL = N_(
     "{level}: dirty read {dirty}, non-repeatable read {non_repeatable}, phantom {phantom}"
 )
+
+#: What decided an exactly observed verdict (its ``reason``).
+DECIDED_BY_THE_ATTRIBUTE_S_VALUE = N_("the attribute's value after each step")
+DECIDED_BY_THE_DETACHED_FLAG_AFTER = N_("the detached flag after refresh, for both settings")
+DECIDED_BY_THE_EXCEPTION_THE_READ = N_("the exception the read raised")
+DECIDED_BY_THE_SQL_EACH_CALL = N_(
+    "the SQL each call sent and the row counts another connection saw"
+)
+DECIDED_BY_THE_STATE_FLAGS_AFTER = N_(
+    "the state flags after commit, for both expire_on_commit values"
+)
+DECIDED_BY_THE_STATE_FLAGS_AFTER_2 = N_(
+    "the state flags after each call, next to the documented state"
+)
+DECIDED_BY_THE_STATE_FLAGS_INSPECT = N_("the state flags inspect() reported after each step")
+DECIDED_BY_WHAT_EACH_FIXED_READ = N_("what each fixed read did")

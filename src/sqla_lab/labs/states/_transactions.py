@@ -181,7 +181,7 @@ def flush_commit_finding(result: FlushCommit, versions: Mapping[str, str]) -> Fi
         versions=versions,
         **decided(
             Verdict.CONFIRMED if sends and applies and undone else Verdict.REFUTED,
-            "the SQL each call sent and the row counts another connection saw",
+            Message(words.DECIDED_BY_THE_SQL_EACH_CALL),
         ).fields(),
     )
 
