@@ -36,6 +36,7 @@ from typing import Any
 __all__ = [
     "NON_NEGATIVE_UNITS",
     "N_",
+    "YES_NO",
     "Message",
     "MessageValue",
     "Translate",
@@ -146,6 +147,10 @@ def join(parts: Sequence[Message | str], separator: str = " ") -> Message:
         escaped.join(f"{{part{i}}}" for i in range(len(parts))),
         {f"part{i}": part for i, part in enumerate(parts)},
     )
+
+
+#: Yes and no, as every lab words an observed boolean (messages: they translate too).
+YES_NO = {True: Message(N_("yes")), False: Message(N_("no"))}
 
 
 def message_from_dict(data: Mapping[str, Any] | str) -> Message:

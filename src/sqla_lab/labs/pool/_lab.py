@@ -27,7 +27,7 @@ from sqlalchemy.pool import QueuePool
 
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import YES_NO, Message, format_value
 from sqla_lab.lab.outcome import attempt
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import (
@@ -232,7 +232,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
             {
                 "plain_pid": plain_before,
                 "ping_pid": ping_before,
-                "killed": text_.YES_NO[plain_killed and ping_killed],
+                "killed": YES_NO[plain_killed and ping_killed],
                 "plain_error": plain_after.error_name or "nothing",
                 "plain_then": (
                     Message(text_.RAN_ON, {"pid": plain_then.value})
@@ -550,7 +550,7 @@ def _statement_finding(ctx: LabContext, result: _TimedQuery) -> Finding:
                 "message": result.message,
                 "elapsed": format_value(result.elapsed_s, "s"),
                 "pid": result.pid,
-                "usable": text_.YES_NO[result.kept],
+                "usable": YES_NO[result.kept],
             },
         ),
         versions=ctx.versions("postgresql", "asyncpg"),
@@ -567,9 +567,9 @@ def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQue
     verdict = Verdict.CONFIRMED if alike else Verdict.DEPENDS if bounded else Verdict.REFUTED
     values = {
         "statement_error": statement.error or "nothing",
-        "statement_kept": text_.YES_NO[statement.kept],
+        "statement_kept": YES_NO[statement.kept],
         "error": command.error or "nothing",
-        "kept": text_.YES_NO[command.kept],
+        "kept": YES_NO[command.kept],
     }
     return Finding(
         key="pool.command-timeout",
@@ -603,12 +603,12 @@ def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQue
                 "error": command.error or "nothing",
                 "elapsed": format_value(command.elapsed_s, "s"),
                 "pid": command.pid,
-                "alive": text_.YES_NO[command.backend_alive],
+                "alive": YES_NO[command.backend_alive],
                 "next_pid": command.next_pid,
                 "statement_ms": STATEMENT_TIMEOUT_MS,
                 "statement_error": statement.error or "nothing",
                 "statement_elapsed": format_value(statement.elapsed_s, "s"),
-                "statement_kept": text_.YES_NO[statement.kept],
+                "statement_kept": YES_NO[statement.kept],
             },
         ),
         versions=ctx.versions("postgresql", "sqlalchemy", "asyncpg"),

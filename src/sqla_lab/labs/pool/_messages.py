@@ -6,7 +6,7 @@ template per outcome and the lab picks the one it measured.
 
 from __future__ import annotations
 
-from sqla_lab.lab.messages import N_
+from sqla_lab.lab.messages import N_, Message
 
 __all__ = [
     "BREAKDOWN",
@@ -49,10 +49,8 @@ __all__ = [
     "STATEMENT_TIMEOUT",
     "SUCCEEDED",
     "TIMEOUT",
-    "YES_NO",
 ]
 
-YES_NO = {True: N_("yes"), False: N_("no")}
 
 DEARER = N_("dearer than a pooled checkout")
 NOT_DEARER = N_("not dearer than a pooled checkout")
@@ -130,7 +128,7 @@ HALF_OPEN = N_(
     "pool_pre_ping it {pre_ping}."
 )
 HALF_OPEN_REASON = N_("with default settings the request {default}")
-ON_OFF = {True: N_("on"), False: N_("off")}
+ON_OFF = {True: Message(N_("on")), False: Message(N_("off"))}
 HALF_OPEN_STILL = N_("was still waiting after {seconds} s, with no error")
 HALF_OPEN_RELEASED = N_("ended after {seconds} s with {outcome}")
 HALF_OPEN_KEEPALIVE = N_(

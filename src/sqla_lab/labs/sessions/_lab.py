@@ -36,7 +36,7 @@ from sqlalchemy.pool import NullPool
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import YES_NO, Message, format_value
 from sqla_lab.lab.outcome import warning_names
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import (
@@ -432,7 +432,7 @@ def _threads_finding(results: list[tuple[_Holder, bool]], versions: Mapping[str,
                 "threads": len(holders),
                 "sessions": sessions,
                 "pids": pids,
-                "stable": words.YES_NO[stable],
+                "stable": YES_NO[stable],
             },
         ),
         versions=versions,

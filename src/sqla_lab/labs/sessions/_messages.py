@@ -28,10 +28,8 @@ __all__ = [
     "SIMILAR",
     "TASK_SCOPED",
     "THREADS",
-    "YES_NO",
 ]
 
-YES_NO = {True: N_("yes"), False: N_("no")}
 NONE = N_("none")
 
 SCOPED_SHARED = N_(

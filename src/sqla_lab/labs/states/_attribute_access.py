@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from sqla_lab.database import Database
 from sqla_lab.demo.models import PostEntity, UserEntity
-from sqla_lab.lab.messages import Message
+from sqla_lab.lab.messages import YES_NO, Message
 from sqla_lab.lab.outcome import OK, attempt
 from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -216,9 +216,9 @@ def stale_finding(stale: dict[str, bool], versions: Mapping[str, str]) -> Findin
         explanation=Message(
             words.STALE,
             {
-                "after_commit": words.YES_NO[stale_read],
-                "after_requery": words.YES_NO[stale["stale after re-selecting the row"]],
-                "after_refresh": words.YES_NO[stale["fresh after refresh"]],
+                "after_commit": YES_NO[stale_read],
+                "after_requery": YES_NO[stale["stale after re-selecting the row"]],
+                "after_refresh": YES_NO[stale["fresh after refresh"]],
             },
         ),
         versions=versions,

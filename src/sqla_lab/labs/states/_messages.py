@@ -33,10 +33,8 @@ __all__ = [
     "REFRESH_KEEPS",
     "STALE",
     "WARNINGS",
-    "YES_NO",
 ]
 
-YES_NO = {True: N_("yes"), False: N_("no")}
 NO_FLAG = N_("no flag")
 WARNINGS = N_(" Warnings seen: {warnings}.")
 

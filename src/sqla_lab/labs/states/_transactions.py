@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqla_lab.database import Database
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.instruments.recorder import QueryRecorder
-from sqla_lab.lab.messages import Message
+from sqla_lab.lab.messages import YES_NO, Message
 from sqla_lab.lab.outcome import OK, attempt
 from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -142,7 +142,7 @@ def flush_commit_finding(result: FlushCommit, versions: Mapping[str, str]) -> Fi
         and result.commits == 1
     )
     undone = result.other_after_rollback_flush == 0 and result.rolled_back_kept == 0
-    yes_no = words.YES_NO
+    yes_no = YES_NO
     return Finding(
         key="states.flush-commit",
         claim=(
@@ -273,9 +273,9 @@ def isolation_finding(table: Table, versions: Mapping[str, str]) -> Finding:
             words.ISOLATION_LEVEL,
             {
                 "level": str(row[0]),
-                "dirty": words.YES_NO[bool(row[2])],
-                "non_repeatable": words.YES_NO[bool(row[3])],
-                "phantom": words.YES_NO[bool(row[4])],
+                "dirty": YES_NO[bool(row[2])],
+                "non_repeatable": YES_NO[bool(row[3])],
+                "phantom": YES_NO[bool(row[4])],
             },
         )
         for row in table.rows
@@ -287,7 +287,7 @@ def isolation_finding(table: Table, versions: Mapping[str, str]) -> Finding:
         {
             "levels": levels,
             "reported": str(uncommitted[1]),
-            "dirty": words.YES_NO[dirty],
+            "dirty": YES_NO[dirty],
             "option": str(uncommitted[5]),
         },
     )
