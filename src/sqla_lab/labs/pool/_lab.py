@@ -129,7 +129,7 @@ async def pool_lab(ctx: LabContext) -> LabOutput:
 
 # -- 2. pool_pre_ping ---------------------------------------------------------------------
 async def _pre_ping(ctx: LabContext) -> LabOutput:
-    repetitions = ctx.repetitions(full=300, quick=30)
+    repetitions = ctx.repetitions(full=300, quick=100)
     plain = ctx.engine(pool_size=1, max_overflow=0)
     pinged = ctx.engine(pool_size=1, max_overflow=0, pool_pre_ping=True)
     try:
