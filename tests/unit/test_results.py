@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import pytest
 
@@ -234,3 +235,18 @@ def test_runner_records_default_versions_for_findings_that_name_none() -> None:
         "sqlalchemy": "2.1.9",
         "asyncpg": "0.32.0",
     }
+
+
+def test_an_unbounded_ratio_is_strict_json_and_comes_back() -> None:
+    unbounded = Measurement(
+        name="lazy / joined latency slope",
+        value=math.inf,
+        unit="x",
+        interval=Interval(low=math.inf, high=math.inf, level=0.95, method="bootstrap", n=3),
+    )
+    result = dataclasses.replace(
+        _result(),
+        findings=(dataclasses.replace(_result().findings[0], measurements=(unbounded,)),),
+    )
+    text = json.dumps(dump_results([result]), allow_nan=False)  # strict JSON
+    assert load_results(json.loads(text)) == [result]

@@ -268,3 +268,11 @@ def test_messages_render_through_a_translation() -> None:
     assert outer.render(lambda text: catalog.get(text, text)) == "30회에 걸쳐 측정"
     with pytest.raises(ValueError, match="lacks values"):
         Message("{missing}", {"other": 1})
+
+
+def test_an_unbounded_ratio_is_printed_as_infinity() -> None:
+    flat = {10.0: [1.0, 1.0, 1.0], 100.0: [1.0, 1.0, 1.0]}
+    growing = {10.0: [1.0, 1.1, 0.9], 100.0: [10.0, 11.0, 9.0]}
+    ratio = slope_ratio(growing, flat, paired=True)
+    assert math.isinf(ratio.value)
+    assert describe_estimate(ratio, "x").render().startswith("∞x")

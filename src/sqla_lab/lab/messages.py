@@ -69,14 +69,16 @@ def format_value(value: float, unit: str) -> str:
     A negative duration or size (a unit in :data:`NON_NEGATIVE_UNITS`) is printed as its
     magnitude followed by "less": it can only be a difference, and a cost is never negative.
     """
+    if math.isinf(value):
+        # An unbounded ratio (the other side does not grow at all): no digits to print.
+        sign = "-" if value < 0 else ""
+        return f"{sign}∞x" if unit == "x" else f"{sign}∞ {unit}".rstrip()
     if unit == "ratio":
         return f"{value:.0%}"
     if unit == "x":
         return f"{value:.2f}x" if abs(value) < 10 else f"{value:.1f}x"
     if unit == "bool":
         return "yes" if value else "no"
-    if math.isinf(value):
-        return f"{'-' if value < 0 else ''}∞ {unit}".rstrip()
     if unit in NON_NEGATIVE_UNITS and value < 0:
         return f"{format_value(-value, unit)} less"
     magnitude = abs(value)

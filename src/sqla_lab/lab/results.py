@@ -53,6 +53,15 @@ RESULTS_SCHEMA_VERSION = 2
 #: Older schemas :func:`load_results` still reads.
 _READABLE_SCHEMAS = (1, 2)
 
+
+def _json_number(value: float) -> float | str:
+    """``value`` as strict JSON allows it: an unbounded ratio becomes ``"Infinity"``, which
+    ``float()`` reads back (``json.dumps`` would write a bare ``Infinity``, not JSON)."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 #: What a table cell may hold: JSON scalars only.
 Cell = str | int | float | bool | None
 
@@ -96,8 +105,8 @@ class Interval:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
         return {
-            "low": self.low,
-            "high": self.high,
+            "low": _json_number(self.low),
+            "high": _json_number(self.high),
             "level": self.level,
             "method": self.method,
             "n": self.n,
@@ -171,7 +180,7 @@ class Measurement:
         """Plain JSON-ready dictionary."""
         return {
             "name": self.name,
-            "value": self.value,
+            "value": _json_number(self.value),
             "unit": self.unit,
             "kind": self.kind,
             "interval": self.interval.to_dict() if self.interval else None,
