@@ -114,9 +114,10 @@ def test_run_on_an_existing_server_writes_json(postgres: PostgresServer, tmp_pat
     assert {f.key for f in connect.findings} == {
         "connect.pooled-vs-new",
         "connect.connect-dominates",
+        "connect.echo-cost",
     }
     assert connect.finding("pooled-vs-new").verdict.value in result.stdout
-    assert len(connect.finding("pooled-vs-new").measurements[0].samples) == 30
+    assert len(connect.finding("pooled-vs-new").measurements[0].samples) == 50
 
 
 def test_run_on_the_embedded_default_leaves_nothing(no_new_postmasters: None) -> None:

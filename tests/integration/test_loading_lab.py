@@ -130,6 +130,18 @@ async def test_loading_lab_quick_counts_and_verdicts(lab_server: PostgresServer)
         assert result.finding(key).verdict is verdict, key
     for key in ("scaling", "latency", "recommendation"):
         assert result.finding(key).measurements
+    scaling = result.finding("scaling")
+    for strategy in ("selectinload", "joinedload"):
+        ratio = scaling.measurement(f"lazy / {strategy}, cost per parent (M=10)")
+        assert ratio.interval is not None
+        assert ratio.interval.method == "paired bootstrap"
+    joined = result.finding("joined-duplication")
+    if "bytes received, joinedload N=1000 M=10" in {m.name for m in joined.measurements}:
+        # Every user's columns travel once per post: more bytes than selectinload's rows.
+        ratio = joined.measurement("joined / selectin bytes received").value
+        assert ratio > 1.0
+    # Every timed point has at least three runs (the fewest a growth interval needs).
+    assert min(sweep_runs for sweep_runs in result.table("loading.sweep").column("timed runs")) >= 3
     assert result.finding("selectin-batches").measurement(
         "selectin statements, N=1001"
     ).value == pytest.approx(4)
@@ -140,5 +152,6 @@ async def test_loading_lab_quick_counts_and_verdicts(lab_server: PostgresServer)
     assert by_key[("joinedload", 1000, 10)][5] == 10_000
     latency = result.table("loading.latency")
     assert sorted(set(latency.column("added latency per direction (ms)"))) == [0.0, 1.0, 5.0]
+    assert min(latency.column("timed runs")) >= 3
     assert {c.key for c in result.charts} == {"loading.time-vs-n", "loading.time-vs-latency"}
     assert LabResult.from_dict(result.to_dict()) == result

@@ -33,14 +33,17 @@ def test_pool_lab_runs_after_connect() -> None:
 def test_reports_every_finding_of_the_issue(result: LabResult) -> None:
     assert [f.key for f in result.findings] == [
         "pool.new-connection-breakdown",
+        "pool.returned-on-session-end",
         "pool.pre-ping-cost",
         "pool.pre-ping-protects",
         "pool.recycle",
         "pool.timeout",
         "pool.overflow",
         "pool.statement-timeout",
+        "pool.command-timeout",
         "pool.settings",
         "pool.half-open",
+        "pool.half-open-remedies",
     ]
     assert LabResult.from_dict(result.to_dict()) == result
     chart_tables = {c.table for c in result.charts if c.table}
@@ -58,6 +61,9 @@ def test_breakdown_has_at_least_the_steps_every_server_allows(result: LabResult)
         "pooled checkout (QueuePool)",
     } <= names
     assert all(len(m.samples) == 15 for m in finding.measurements if m.samples)
+    ratio = finding.measurement("new (SQLAlchemy first connect) / pooled")
+    assert ratio.interval is not None
+    assert ratio.interval.n == 15
     steps = result.table("new-connection-steps")
     assert steps.column("step")[-1] == "pooled checkout (QueuePool)"
     if result.environment.embedded:
@@ -80,7 +86,11 @@ def test_pre_ping_saves_the_request_after_a_backend_is_killed(result: LabResult)
     assert next_pid != before
     assert after_pid == next_pid
     cost = result.finding("pre-ping-cost")
-    assert len(cost.measurement("checkout + SELECT 1, with pre-ping").samples) == 30
+    assert len(cost.measurement("checkout + SELECT 1, with pre-ping").samples) == 100
+    overhead = cost.measurement("pre-ping overhead")
+    assert overhead.kind == "difference"
+    assert overhead.interval is not None
+    assert overhead.interval.n == 100
 
 
 def test_recycle_replaces_old_connections_but_not_dead_young_ones(result: LabResult) -> None:
@@ -129,8 +139,42 @@ def test_statement_timeout_cancels_and_keeps_the_connection(result: LabResult) -
     assert _value(finding, "pg_sleep(1.1) cancelled (SQLSTATE 57014)") == BOOL_TRUE
     assert 0.8 <= _value(finding, "time until the error") <= 3.0
     assert _value(finding, "same backend usable afterwards") == BOOL_TRUE
-    assert "sqlalchemy.exc.DBAPIError" in finding.explanation
+    assert "sqlalchemy.exc.DBAPIError" in str(finding.explanation)
     assert finding.verdict is Verdict.CONFIRMED
+    assert finding.versions.keys() == {"postgresql", "asyncpg"}
+
+
+def test_connection_goes_back_at_commit_and_at_close(result: LabResult) -> None:
+    finding = result.finding("returned-on-session-end")
+    assert finding.verdict is Verdict.CONFIRMED
+    table = result.table("session-connection")
+    steps = {row[0]: row[1:] for row in table.rows}
+    assert steps["session created"][:2] == (0, 0)
+    assert steps["first statement"][:2] == (1, 0)
+    assert steps["commit (session still open)"][:2] == (0, 1)
+    assert steps["next statement"][:2] == (1, 0)
+    assert steps["close"][:2] == (0, 1)
+    assert steps["a session left open after a statement"][:2] == (1, 0)
+    assert steps["that session closed"][:2] == (0, 1)
+    pid = steps["first statement"][2]
+    assert isinstance(pid, int)
+    assert steps["next statement"][2] == steps["next session, first statement"][2] == pid
+
+
+def test_command_timeout_raises_timeout_error_and_costs_the_connection(result: LabResult) -> None:
+    finding = result.finding("command-timeout")
+    assert _value(finding, "command_timeout=0.5: raised builtins.TimeoutError") == BOOL_TRUE
+    assert 0.4 <= _value(finding, "command_timeout: time until the error") <= 3.0
+    assert _value(finding, "command_timeout: backend still on the server") == 0.0
+    assert _value(finding, "command_timeout: next checkout on the same backend") == 0.0
+    # Unlike statement_timeout (DBAPIError, connection kept): the outcome depends on which.
+    assert finding.verdict is Verdict.DEPENDS
+    (dependency,) = finding.depends_on
+    assert dependency.name == "statement_timeout or command_timeout"
+    assert str(dependency.detail) == (
+        "statement_timeout: sqlalchemy.exc.DBAPIError, connection kept: yes; "
+        "command_timeout: builtins.TimeoutError, connection kept: no"
+    )
 
 
 def test_settings_table_is_read_from_the_installed_libraries(result: LabResult) -> None:
@@ -154,9 +198,15 @@ def test_half_open_connection_is_bounded_only_by_client_timeouts(result: LabResu
     assert _value(finding, "defaults: still waiting at the end of the window") == BOOL_TRUE
     assert _value(finding, "statement_timeout: still waiting") == BOOL_TRUE
     assert _value(finding, "pool_pre_ping: still waiting") == BOOL_TRUE
-    assert 0.2 <= _value(finding, "command_timeout=0.25: failed after") <= 2.0
-    assert 0.2 <= _value(finding, "connect timeout=0.25: failed after") <= 2.0
     assert finding.verdict is Verdict.CONFIRMED
+    remedies = result.finding("half-open-remedies")
+    assert 0.2 <= _value(remedies, "connect_args command_timeout=0.25: released after") <= 2.0
+    assert (
+        0.2 <= _value(remedies, "connect_args timeout=0.25 (new connection): released after") <= 2.0
+    )
+    assert remedies.verdict is Verdict.CONFIRMED
+    # The explanation says what each timeout did, as measured.
+    assert "command_timeout=0.25: ended after" in str(remedies.explanation)
     rows = {row[0]: row for row in result.table("half-open-requests").rows}
     assert rows["connect_args command_timeout=0.25"][3] == "builtins.TimeoutError"
     assert rows["connect_args timeout=0.25 (new connection)"][3] == "builtins.TimeoutError"

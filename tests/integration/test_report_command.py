@@ -37,7 +37,7 @@ def test_report_runs_the_quick_labs_and_writes_one_page(
         ],
     )
     assert result.exit_code == 0, result.stderr
-    assert f"report written to {out}: 1 labs, 2 claims" in result.stdout
+    assert f"report written to {out}: 1 labs, 3 claims" in result.stdout
 
     results = load_results(json.loads(saved.read_text()))
     assert [r.lab for r in results] == list(QUICK_LABS)

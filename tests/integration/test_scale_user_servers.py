@@ -134,7 +134,7 @@ async def test_without_its_own_pgbouncer_the_pgbouncer_half_is_skipped(
     assert by_key["scale.max-connections"].verdict is Verdict.CONFIRMED
     skipped = by_key["scale.pgbouncer-transaction-pool"]
     assert skipped.verdict is Verdict.SKIPPED
-    assert skipped.explanation == NOT_FOUND
+    assert skipped.explanation_message.render() == NOT_FOUND
     assert skipped.measurements == ()
 
 
@@ -177,7 +177,7 @@ async def test_the_users_replica_without_a_synchronous_standby_is_inconclusive_a
     output = await read_replica(*lab)
     reads, cost = output.findings
     assert reads.verdict is Verdict.INCONCLUSIVE
-    assert "no synchronous standby" in reads.explanation
+    assert "no synchronous standby" in reads.explanation_message.render()
     assert cost.verdict is Verdict.INCONCLUSIVE
     assert output.tables[0].column("probes") == (50, 50, 50)
     conn = await asyncpg.connect(user_servers.primary.dsn)

@@ -11,6 +11,7 @@ from sqla_lab import PostgresServer
 from sqla_lab.cli import app
 from sqla_lab.lab import LabResult, Verdict
 from sqla_lab.lab.results import load_results
+from sqla_lab.labs.sessions import COLLISIONS
 from sqla_lab.labs.states import STATE_FLAGS
 
 T, F = True, False
@@ -113,6 +114,8 @@ def test_state_table_is_drawn_as_a_grid(states: LabResult) -> None:
         pytest.param("detached-lazy-load", Verdict.CONFIRMED, id="detached-instance"),
         pytest.param("access-fixes", Verdict.CONFIRMED, id="fixes"),
         pytest.param("stale-read", Verdict.CONFIRMED, id="stale-read"),
+        pytest.param("flush-commit", Verdict.CONFIRMED, id="flush-sends-commit-applies"),
+        pytest.param("isolation-levels", Verdict.REFUTED, id="no-dirty-reads-on-postgresql"),
     ],
 )
 def test_states_verdicts(states: LabResult, key: str, verdict: Verdict) -> None:
@@ -120,6 +123,8 @@ def test_states_verdicts(states: LabResult, key: str, verdict: Verdict) -> None:
 
 
 def test_operations_table(states: LabResult) -> None:
+    (dependency,) = states.finding("operations").depends_on
+    assert (dependency.on, dependency.name) == ("setting", "expire_on_commit")
     table = states.table("states.operations")
     flags = {
         (row[0], row[1]): tuple(f for f in STATE_FLAGS if row[table.columns.index(f)])
@@ -187,8 +192,10 @@ def test_scoped_session_shares_one_session_across_tasks(sessions: LabResult) -> 
     assert (
         "SADeprecationWarning: Using `scoped_session` with asyncio is deprecated and will raise "
         "an error in a future version. Please use `async_scoped_session` instead."
-    ) in finding.explanation
-    assert "RuntimeWarning: coroutine 'AsyncSession.close' was never awaited" in finding.explanation
+    ) in str(finding.explanation)
+    assert "RuntimeWarning: coroutine 'AsyncSession.close' was never awaited" in str(
+        finding.explanation
+    )
     assert finding.verdict is Verdict.CONFIRMED
 
 
@@ -243,13 +250,71 @@ def test_collisions_on_a_shared_session(
     assert row[6] == orphaned
 
 
-def test_collision_verdict(sessions: LabResult) -> None:
-    assert sessions.finding("shared-session-collides").verdict is Verdict.DEPENDS
+PROVISIONING = (
+    "sqlalchemy.exc.InvalidRequestError: This session is provisioning a new connection; "
+    "concurrent operations are not permitted"
+)
+CLOSE_WHILE_OPENING = (
+    "sqlalchemy.exc.IllegalStateChangeError: Method 'close()' can't be called here; method "
+    "'_connection_for_bind()' is already in progress"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "second_outcome"),
+    [
+        pytest.param(
+            first,
+            second,
+            CLOSE_WHILE_OPENING if second == "close" else PROVISIONING,
+            id=f"{first}+{second}",
+        )
+        for first, second in COLLISIONS
+    ],
+)
+def test_collisions_while_the_connection_is_being_opened(
+    sessions: LabResult, first: str, second: str, second_outcome: str
+) -> None:
+    rows = {(row[0], row[1]): row for row in sessions.table("collisions-opening").rows}
+    _, _, outcome, failed, trials, _, finished_while_waiting = rows[(first, second)]
+    assert str(outcome).startswith(second_outcome)
+    assert (failed, trials, finished_while_waiting) == (3, 3, 3)
+
+
+def test_collision_verdict_covers_both_windows(sessions: LabResult) -> None:
+    finding = sessions.finding("shared-session-collides")
+    assert finding.verdict is Verdict.DEPENDS
     assert _values(sessions, "shared-session-collides") == {
-        "pairs with an error": 7,
-        "pairs tried": 8,
+        "pairs with an error, connection held": 7,
+        "pairs tried, connection held": 8,
         "connections orphaned": 1,
+        "pairs with an error, connection opening": 8,
+        "pairs tried, connection opening": 8,
+        "second tasks failed, connection opening (all trials)": 24,
+        "second tasks tried, connection opening": 24,
     }
+    assert [(d.on, d.name) for d in finding.depends_on] == [
+        ("state", "whether the session already holds a connection"),
+        ("state", "which operations collide"),
+    ]
+    assert str(finding.depends_on[0].detail) == (
+        "connection held: 7 of 8 pairs raised; connection being opened: 8 of 8 raised"
+    )
+
+
+def test_await_puts_the_task_at_the_back_of_the_queue(sessions: LabResult) -> None:
+    order = sessions.table("await-order")
+    assert [f"{row[1]}{row[2]}" for row in order.rows] == [
+        "A0", "B0", "C0", "A1", "B1", "C1", "A2", "B2", "C2",
+    ]  # fmt: skip
+    finding = sessions.finding("await-order")
+    assert _values(sessions, "await-order") == {
+        "awaits with other tasks ready": 6,
+        "resumed before the other ready tasks": 0,
+        "resumed after all other ready tasks": 6,
+    }
+    assert finding.verdict is Verdict.REFUTED
+    assert finding.versions.keys() == {"python"}
 
 
 @pytest.mark.parametrize(
@@ -265,7 +330,6 @@ def test_one_session_and_one_backend_each(sessions: LabResult, key: str, who: st
     assert values[who] == 4
     assert values["distinct sessions"] == 4
     assert values["distinct backend pids"] == 4
-    assert sessions.finding(key).verdict is not Verdict.REFUTED
 
 
 def test_threads_keep_their_session(sessions: LabResult) -> None:
@@ -292,5 +356,43 @@ def test_costs_are_reported_in_microseconds(sessions: LabResult) -> None:
     finding = sessions.finding("session-per-request")
     units = {m.name: m.unit for m in finding.measurements}
     assert units["async_sessionmaker per request"] == "µs"
+    assert units["async_sessionmaker per request, await session.close()"] == "µs"
     assert units["async_scoped_session + remove()"] == "µs"
     assert finding.measurement("async_sessionmaker per request").samples
+    ratio = finding.measurement("scoped / per-request, with SELECT 1")
+    assert ratio.interval is not None
+    assert ratio.interval.n == 120
+
+
+# -- states: flush, commit and isolation ---------------------------------------------------
+
+
+def test_flush_sends_and_commit_applies(states: LabResult) -> None:
+    assert _values(states, "flush-commit") == {
+        "statements sent by flush()": 1,
+        "statements sent by commit()": 0,
+        "row seen by the session after flush": 1,
+        "row seen by another connection after flush": 0,
+        "row seen by another connection after commit": 1,
+        "flushed row kept after rollback": 0,
+    }
+    assert str(states.finding("flush-commit").explanation).startswith(
+        "flush() sent INSERT; afterwards the session saw the row: yes, another connection saw "
+        "it: no. commit() sent COMMIT"
+    )
+
+
+def test_isolation_levels_on_postgresql(states: LabResult) -> None:
+    table = states.table("isolation")
+    assert [row[:5] for row in table.rows] == [
+        ("READ UNCOMMITTED", "read uncommitted", False, True, True),
+        ("READ COMMITTED", "read committed", False, True, True),
+        ("REPEATABLE READ", "repeatable read", False, False, False),
+        ("SERIALIZABLE", "serializable", False, False, False),
+    ]
+    assert str(table.rows[0][5]).startswith("sqlalchemy.exc.ArgumentError")
+    assert [row[5] for row in table.rows[1:]] == ["ok", "ok", "ok"]
+    values = _values(states, "isolation-levels")
+    assert values["dirty read under READ UNCOMMITTED"] == 0.0
+    assert values["READ UNCOMMITTED behaves as READ COMMITTED"] == 1.0
+    assert states.finding("isolation-levels").versions.keys() == {"postgresql"}

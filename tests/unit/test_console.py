@@ -51,3 +51,18 @@ def test_console_progress_shows_which_lab_runs() -> None:
         tasks = {task.description: task for task in progress._bar.tasks}
     assert tasks[f"[bold]lab 2/{len(ALL_LABS)}: {ALL_LABS[1].name}[/]"].completed == 1
     assert tasks["measuring"].completed == 3
+
+
+def test_a_translation_reaches_every_rendering() -> None:
+    from sqla_lab.report.html import render_report
+
+    catalog = {"Connecting is most of the time.": "연결이 대부분의 시간을 차지한다."}
+
+    def translate(text: str) -> str:
+        return catalog.get(text, text)
+
+    console = Console(record=True, width=140, color_system=None)
+    render_results(console, all_results(), translate=translate)
+    assert "연결이 대부분의 시간을 차지한다." in console.export_text()
+    html = render_report(all_results(), translate=translate).html
+    assert "연결이 대부분의 시간을 차지한다." in html

@@ -9,6 +9,7 @@ import pytest
 
 from sqla_lab.lab.outcome import Outcome
 from sqla_lab.lab.results import Measurement, Verdict
+from sqla_lab.lab.stats import paired_difference
 from sqla_lab.labs.connect import connect_lab
 from sqla_lab.labs.pool import judge_pre_ping
 from sqla_lab.labs.pool._connect import (
@@ -16,6 +17,7 @@ from sqla_lab.labs.pool._connect import (
     SCRAM,
     SSL,
     TCP,
+    TRUST,
     _breakdown_output,
     _self_signed_certificate,
 )
@@ -34,37 +36,51 @@ SA_FIRST = "SQLAlchemy first connect (fresh engine)"
 
 
 @pytest.mark.parametrize(
-    ("overhead_ms", "verdict"),
+    ("overhead_ms", "jitter_ms", "verdict"),
     [
-        pytest.param(0.2, Verdict.REFUTED, id="far-cheaper"),
-        pytest.param(10.0, Verdict.CONFIRMED, id="as-claimed"),
-        pytest.param(4.0, Verdict.CONFIRMED, id="within-3x-below"),
-        pytest.param(29.0, Verdict.CONFIRMED, id="within-3x-above"),
-        pytest.param(45.0, Verdict.DEPENDS, id="dearer"),
+        pytest.param(0.2, 0.05, Verdict.REFUTED, id="far-cheaper"),
+        pytest.param(0.0, 0.05, Verdict.REFUTED, id="no-difference"),
+        pytest.param(-0.5, 0.05, Verdict.REFUTED, id="cheaper-than-without"),
+        pytest.param(10.0, 0.5, Verdict.CONFIRMED, id="as-claimed"),
+        pytest.param(4.0, 0.2, Verdict.CONFIRMED, id="within-3x-below"),
+        pytest.param(29.0, 0.2, Verdict.CONFIRMED, id="within-3x-above"),
+        pytest.param(45.0, 1.0, Verdict.DEPENDS, id="dearer"),
+        pytest.param(3.3, 3.0, Verdict.INCONCLUSIVE, id="noise-across-the-edge"),
     ],
 )
-def test_pre_ping_cost_verdict(overhead_ms: float, verdict: Verdict) -> None:
-    assert judge_pre_ping(overhead_ms) is verdict
+def test_pre_ping_cost_verdict(overhead_ms: float, jitter_ms: float, verdict: Verdict) -> None:
+    without = [1.0 + 0.01 * i for i in range(30)]
+    with_ping = [
+        w + overhead_ms + jitter_ms * (1 if i % 2 else -1) * (i % 5) / 4
+        for i, w in enumerate(without)
+    ]
+    assert judge_pre_ping(paired_difference(with_ping, without)).verdict is verdict
 
 
 def _ms(name: str, *samples: float) -> Measurement:
     return Measurement.from_samples(name, samples, "ms")
 
 
+def _rounds(centre: float, spread: float) -> tuple[float, ...]:
+    return tuple(centre + spread * ((i * 7) % 11 - 5) / 5 for i in range(15))
+
+
 @pytest.mark.parametrize(
-    ("pooled_ms", "verdict"),
+    ("pooled_ms", "pooled_spread", "verdict"),
     [
-        pytest.param(0.1, Verdict.CONFIRMED, id="every-step-dearer"),
-        pytest.param(3.0, Verdict.DEPENDS, id="some-steps-dearer"),
-        pytest.param(99.0, Verdict.REFUTED, id="no-step-dearer"),
+        pytest.param(0.1, 0.01, Verdict.CONFIRMED, id="every-step-dearer"),
+        pytest.param(3.0, 0.1, Verdict.REFUTED, id="a-step-not-dearer"),
+        pytest.param(0.35, 0.3, Verdict.INCONCLUSIVE, id="tcp-inside-the-noise"),
     ],
 )
-def test_breakdown_verdict_and_table(pooled_ms: float, verdict: Verdict) -> None:
+def test_breakdown_verdict_and_table(
+    pooled_ms: float, pooled_spread: float, verdict: Verdict
+) -> None:
     measured = {
-        TCP: _ms(TCP, 0.3, 0.4),
-        SCRAM: _ms(SCRAM, 9.0, 11.0),
-        SA_FIRST: _ms(SA_FIRST, 20.0, 22.0),
-        POOLED: _ms(POOLED, pooled_ms, pooled_ms),
+        TCP: _ms(TCP, *_rounds(0.35, 0.05)),
+        SCRAM: _ms(SCRAM, *_rounds(10.0, 1.0)),
+        SA_FIRST: _ms(SA_FIRST, *_rounds(21.0, 1.0)),
+        POOLED: _ms(POOLED, *_rounds(pooled_ms, pooled_spread)),
     }
     output = _breakdown_output(measured, {SSL: "not measured: no TLS here"})
     (finding,) = output.findings
@@ -72,27 +88,51 @@ def test_breakdown_verdict_and_table(pooled_ms: float, verdict: Verdict) -> None
     (table,) = output.tables
     rows = {row[0]: row for row in table.rows}
     assert rows[SSL][2] is None
-    assert rows[SSL][6] == "not measured: no TLS here"
-    assert rows[SA_FIRST][4] == pytest.approx(21.0)  # its base step was not measured
-    assert rows[SCRAM][4] == pytest.approx(10.0)  # trust not measured: added over nothing
-    assert "not measured: no TLS here" in finding.explanation
+    assert rows[SSL][7] == "not measured: no TLS here"
+    assert rows[SA_FIRST][5] == pytest.approx(21.0)  # its base step was not measured
+    assert rows[SCRAM][5] == pytest.approx(10.0)  # trust not measured: added over nothing
+    assert str(rows[SCRAM][4]).startswith("10 ms more")
+    assert "not measured: no TLS here" in str(finding.explanation)
 
 
-def _half_open(hanging: set[str], command_ok: bool) -> Verdict:
+def test_breakdown_never_shows_a_negative_added_cost() -> None:
+    measured = {
+        TCP: _ms(TCP, *_rounds(0.35, 0.05)),
+        # SCRAM measured cheaper than the trust step before it: noise, or a real saving.
+        TRUST: _ms(TRUST, *_rounds(10.5, 0.1)),
+        SCRAM: _ms(SCRAM, *_rounds(10.0, 0.1)),
+        SA_FIRST: _ms(SA_FIRST, *_rounds(21.0, 1.0)),
+        POOLED: _ms(POOLED, *_rounds(0.1, 0.01)),
+    }
+    (table,) = _breakdown_output(measured, {}).tables
+    rows = {row[0]: row for row in table.rows}
+    assert rows[SCRAM][5] is None  # no bar for a step that adds nothing measurable
+    assert str(rows[SCRAM][4]).startswith("0.5 ms less")
+
+
+def _half_open(hanging: set[str]) -> tuple[Verdict, Verdict, str, str]:
     outcomes: dict[str, Outcome[None]] = {
         name: Outcome(elapsed_s=3.0) for name in (DEFAULT, STATEMENT, PRE_PING)
     }
-    outcomes[COMMAND] = Outcome(elapsed_s=0.5, error=None if command_ok else TimeoutError())
+    outcomes[COMMAND] = Outcome(elapsed_s=3.0 if COMMAND in hanging else 0.5, error=TimeoutError())
     outcomes[CONNECT] = Outcome(elapsed_s=0.25, error=TimeoutError())
     outcomes[CANCEL] = Outcome(elapsed_s=2.25, error=TimeoutError())
-    (finding,) = _output(outcomes, hanging, keepalive=False, kernel_keepalive_s=7875.0).findings
-    return finding.verdict
+    held, remedies = _output(outcomes, hanging, keepalive=False, kernel_keepalive_s=7875.0).findings
+    return held.verdict, remedies.verdict, str(held.explanation), str(remedies.explanation)
 
 
-def test_half_open_verdict_needs_a_hang_and_a_bound() -> None:
-    assert _half_open({DEFAULT, STATEMENT, PRE_PING}, command_ok=False) is Verdict.CONFIRMED
-    assert _half_open(set(), command_ok=False) is Verdict.REFUTED
-    assert _half_open({DEFAULT}, command_ok=True) is Verdict.REFUTED
+def test_the_seeds_claim_and_the_remedy_are_judged_apart() -> None:
+    held, remedies, _, said = _half_open({DEFAULT, STATEMENT, PRE_PING})
+    assert (held, remedies) == (Verdict.CONFIRMED, Verdict.CONFIRMED)
+    assert "command_timeout=0.25: ended after 0.50 s with builtins.TimeoutError" in said
+    # A remedy that does not work (asyncpg 0.29's command_timeout) leaves the seed's claim alone.
+    held, remedies, _, said = _half_open({DEFAULT, STATEMENT, PRE_PING, COMMAND})
+    assert (held, remedies) == (Verdict.CONFIRMED, Verdict.DEPENDS)
+    assert "command_timeout=0.25: was still waiting after 3 s" in said
+    assert "ended after 3" not in said
+    held, _, explained, _ = _half_open(set())
+    assert held is Verdict.REFUTED
+    assert "ended after 3.00 s with no error" in explained
 
 
 def test_settings_table_finds_every_name_it_claims() -> None:

@@ -31,7 +31,7 @@ def test_from_renders_every_lab_of_the_file(saved: Path, tmp_path: Path) -> None
     out = tmp_path / "page.html"
     code, stdout, _ = _invoke("report", "--from", saved, "-o", out)
     assert code == 0
-    assert f"report written to {out}: 4 labs, 6 claims" in stdout
+    assert f"report written to {out}: 4 labs, 7 claims" in stdout
     sections = [e.attrs["id"] for e in parse(out.read_text()).elements if e.tag == "section"]
     assert sections == ["environment", "ledger", *(f"lab-{r.lab}" for r in all_results())]
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
@@ -151,3 +151,24 @@ def test_unwritable_output_is_one_line(saved: Path) -> None:
     assert code == 2
     assert stderr.startswith("error: cannot write")
     assert len(stderr.strip().splitlines()) == 1
+
+
+def test_from_reads_a_schema_1_document(tmp_path: Path) -> None:
+    """A run saved before intervals, versions and depends_on still renders."""
+    document = dump_results(all_results())
+    document["schema_version"] = 1
+    for result in document["results"]:
+        for finding in result["findings"]:
+            for key in ("explanation_message", "reason", "settle", "depends_on", "versions"):
+                del finding[key]
+            if finding["verdict"] == "inconclusive":
+                finding["verdict"] = "refuted"  # schema 1 had no inconclusive
+            for m in finding["measurements"]:
+                del m["kind"], m["interval"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    out = tmp_path / "page.html"
+    code, stdout, _ = _invoke("report", "--from", old, "-o", out)
+    assert code == 0, stdout
+    html = out.read_text()
+    assert "results schema 1 did not record what this verdict depends on" in html

@@ -22,6 +22,12 @@ def test_matched_measurements_get_new_over_old_ratios() -> None:
     assert by_name["pooled checkout"].ratio == pytest.approx(1.5)
     # The speed-up is a ratio of two scaled timings: unchanged.
     assert by_name["speed-up"].ratio == pytest.approx(1.0)
+    # A ratio of two signed differences means nothing: none is given.
+    assert by_name["SQLAlchemy adds to a new connection"].ratio is None
+    document = comparison.to_dict()["findings"][0]["measurements"]
+    difference = next(m for m in document if m["name"] == "SQLAlchemy adds to a new connection")
+    assert difference["kind"] == "difference"
+    assert difference["new_interval"]["high"] == pytest.approx(-0.2)
 
 
 def test_verdict_changes_are_counted() -> None:
@@ -40,6 +46,7 @@ def test_findings_in_one_run_only_are_kept_new_order_first() -> None:
     )
     assert [(f.key, f.presence) for f in comparison.findings] == [
         ("pool.timeout", "added"),
+        ("pool.pre-ping-cost", "added"),
         ("connect.pooled-vs-new", "both"),
         ("connect.connect-dominates", "both"),
         ("loading.n-plus-one", "removed"),

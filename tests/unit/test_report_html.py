@@ -73,11 +73,12 @@ def test_every_finding_has_a_card_the_ledger_links_to(page: Page) -> None:
         e.attrs["href"][1:] for e in page.with_attr("href") if e.attrs["href"][:8] == "#finding"
     }
     assert links == cards
-    assert len(cards) == 6
+    assert len(cards) == 7
 
 
 def test_summary_counts_verdicts(html: str) -> None:
-    assert '<span class="count total"><b>6</b> claims</span>' in html
+    assert '<span class="count total"><b>7</b> claims</span>' in html
+    assert '<span class="count inconclusive"><b>1</b> inconclusive</span>' in html
     assert '<span class="count confirmed"><b>3</b> confirmed</span>' in html
     assert '<span class="count refuted"><b>1</b> refuted</span>' in html
     assert '<span class="count depends"><b>2</b> depends</span>' in html

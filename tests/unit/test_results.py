@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 
 import pytest
 
+from sqla_lab.lab.messages import Message
 from sqla_lab.lab.results import (
+    RESULTS_SCHEMA_VERSION,
     Chart,
+    Dependency,
     Finding,
+    Interval,
     LabResult,
     Measurement,
     Table,
@@ -109,3 +115,138 @@ def test_lookup_helpers() -> None:
     assert result.table("demo.t").column("ok") == (True, None)
     with pytest.raises(KeyError):
         result.finding("missing")
+
+
+def _judged_result() -> LabResult:
+    """A result with every schema-2 field: intervals, a difference, messages, versions."""
+    ratio = Measurement(
+        name="new / pooled",
+        value=9.8,
+        unit="x",
+        interval=Interval(low=9.1, high=10.6, level=0.957, method="order statistics", n=30),
+    )
+    saving = Measurement(
+        name="pre-ping overhead",
+        value=-0.2,
+        unit="ms",
+        kind="difference",
+        interval=Interval(low=-0.3, high=-0.1, level=0.957, method="order statistics", n=30),
+    )
+    return dataclasses.replace(
+        _result(),
+        findings=(
+            Finding(
+                key="demo.depends",
+                claim="It is 20x.",
+                source="seed §1",
+                measurements=(ratio, saving),
+                verdict=Verdict.DEPENDS,
+                explanation=Message(
+                    "{ratio} over {rounds}",
+                    {"ratio": "9.8x", "rounds": Message("{n} rounds", {"n": 30})},
+                ),
+                reason=Message("{items}", {"items": (Message("a"), "b")}),
+                depends_on=(Dependency(on="reading", name="what is compared", detail="alone"),),
+                versions={"asyncpg": "0.32.0"},
+            ),
+            Finding(
+                key="demo.open",
+                claim="It is 10 ms.",
+                source="seed §1",
+                measurements=(saving,),
+                verdict=Verdict.INCONCLUSIVE,
+                explanation="Too noisy.",
+                reason="the interval straddles 3.3 ms",
+                settle="more rounds",
+            ),
+        ),
+    )
+
+
+def test_schema_2_round_trip_keeps_intervals_messages_and_dependencies() -> None:
+    original = [_judged_result()]
+    document = json.loads(json.dumps(dump_results(original)))
+    assert document["schema_version"] == RESULTS_SCHEMA_VERSION == 2
+    finding = document["results"][0]["findings"][0]
+    assert finding["explanation"] == "9.8x over 30 rounds"
+    assert finding["explanation_message"]["template"] == "{ratio} over {rounds}"
+    assert finding["depends_on"] == [
+        {
+            "on": "reading",
+            "name": "what is compared",
+            "detail": {"text": "alone", "template": "alone", "values": {}},
+        }
+    ]
+    assert finding["versions"] == {"asyncpg": "0.32.0"}
+    assert finding["measurements"][1]["kind"] == "difference"
+    assert load_results(document) == original
+
+
+def test_schema_1_documents_still_load() -> None:
+    old = dump_results([_result()])
+    old["schema_version"] = 1
+    finding = old["results"][0]["findings"][0]
+    finding["verdict"] = "depends"
+    for key in ("explanation_message", "reason", "settle", "depends_on", "versions"):
+        del finding[key]
+    for m in finding["measurements"]:
+        del m["kind"], m["interval"]
+    finding["measurements"].append(
+        {"name": "added", "value": -0.4, "unit": "ms", "p50": None, "p95": None, "samples": []}
+    )
+    (result,) = load_results(old)
+    upgraded = result.findings[0]
+    assert upgraded.verdict is Verdict.DEPENDS
+    assert [d.on for d in upgraded.depends_on] == ["unrecorded"]
+    assert upgraded.versions == {"postgresql": "18.4", "sqlalchemy": "2.1.9", "asyncpg": "0.32.0"}
+    assert upgraded.measurement("added").kind == "difference"
+    assert str(upgraded.explanation) == "Because 2 is 2."
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"verdict": Verdict.DEPENDS}, "must say on what", id="depends-without-what"),
+        pytest.param(
+            {"verdict": Verdict.INCONCLUSIVE, "reason": "noise"},
+            "would settle it",
+            id="inconclusive-without-settle",
+        ),
+    ],
+)
+def test_verdicts_that_need_more_say_so(changes: dict[str, object], message: str) -> None:
+    finding = _result().findings[0]
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(finding, **changes)  # type: ignore[arg-type]
+
+
+def test_a_duration_is_never_negative_unless_it_is_a_difference() -> None:
+    with pytest.raises(ValueError, match="cannot be negative"):
+        Measurement.single("connect", -0.1, "ms")
+    assert Measurement(name="added", value=-0.1, unit="ms", kind="difference").value == -0.1
+
+
+def test_runner_records_default_versions_for_findings_that_name_none() -> None:
+    from sqla_lab.lab.registry import _with_versions
+
+    finding = _result().findings[0]
+    assert _with_versions(finding, ENVIRONMENT).versions == {
+        "postgresql": "18.4",
+        "sqlalchemy": "2.1.9",
+        "asyncpg": "0.32.0",
+    }
+
+
+def test_an_unbounded_ratio_is_strict_json_and_comes_back() -> None:
+    unbounded = Measurement(
+        name="lazy / joined latency slope",
+        value=math.inf,
+        unit="x",
+        interval=Interval(low=math.inf, high=math.inf, level=0.95, method="bootstrap", n=3),
+    )
+    result = dataclasses.replace(
+        _result(),
+        findings=(dataclasses.replace(_result().findings[0], measurements=(unbounded,)),),
+    )
+    text = json.dumps(dump_results([result]), allow_nan=False)  # strict JSON
+    assert load_results(json.loads(text)) == [result]

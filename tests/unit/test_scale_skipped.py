@@ -36,7 +36,7 @@ async def test_skipped_without_a_pooler(part: Any, keys: list[str]) -> None:
     assert [f.key for f in output.findings] == keys
     for finding in output.findings:
         assert finding.verdict is Verdict.SKIPPED
-        assert finding.explanation == NOT_FOUND
+        assert finding.explanation_message.render() == NOT_FOUND
         assert finding.measurements == ()
         assert finding.claim
         assert finding.source.startswith("https://")

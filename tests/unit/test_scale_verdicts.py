@@ -171,12 +171,12 @@ def _outcomes(failing: set[str]) -> list[Outcome]:
 def test_fixes_verdict(failing: set[str], clashed: bool, verdict: Verdict) -> None:
     finding = judge_fixes(_outcomes(failing), clashed=clashed)
     assert finding.verdict is verdict
-    assert "max_prepared_statements: not available" in finding.explanation
+    assert "max_prepared_statements: not available" in finding.explanation_message.render()
 
 
 def test_fixes_explanation_names_the_half_that_works() -> None:
     finding = judge_fixes(_outcomes({SA_CACHE_ONLY.name}), clashed=True)
-    assert "asyncpg's setting is the half that works" in finding.explanation
+    assert "asyncpg's setting is the half that works" in finding.explanation_message.render()
 
 
 @pytest.mark.parametrize(

@@ -84,6 +84,10 @@ class LabContext:
         """A new :class:`Database` in the lab's workspace; the caller disposes it."""
         return Database(self.workspace.url, **engine_kwargs)
 
+    def versions(self, *components: str) -> dict[str, str]:
+        """The versions of ``components`` a finding depends on (``"asyncpg"``, ...)."""
+        return self.environment.versions(*components)
+
     def repetitions(self, full: int, quick: int) -> int:
         """How many samples to take: ``full`` normally, ``quick`` under ``--quick``."""
         return quick if self.quick else full

@@ -1,8 +1,10 @@
 """Timing helpers shared by the labs.
 
-Variants are measured interleaved (A, B, C, A, B, C, ...) rather than one block after the
-other, so that drift on a shared, noisy machine spreads evenly over all of them and their
-ratio stays meaningful even when absolute times move.
+Variants are measured interleaved (A, B, C, B, C, A, C, A, B, ...) rather than one block after
+the other, so that drift on a shared, noisy machine spreads evenly over all of them and their
+ratio stays meaningful even when absolute times move. Each round starts one variant later than
+the one before, so no variant is always the first (or the one after the slowest) of its round.
+The samples of one round share an index: :mod:`sqla_lab.lab.stats` pairs them.
 """
 
 from __future__ import annotations
@@ -39,16 +41,18 @@ async def sample_interleaved(
     """Time each variant ``repetitions`` times, round-robin, after ``warmup`` untimed rounds.
 
     Returns:
-        Milliseconds per run, per variant name.
+        Milliseconds per run, per variant name; index ``i`` of every list is round ``i``.
     """
     sink = progress or NullProgress()
     for _ in range(warmup):
         for action in variants.values():
             await action()
-    samples: dict[str, list[float]] = {name: [] for name in variants}
+    names = list(variants)
+    samples: dict[str, list[float]] = {name: [] for name in names}
     sink.start(description, repetitions)
-    for _ in range(repetitions):
-        for name, action in variants.items():
-            samples[name].append(await timed(action))
+    for round_index in range(repetitions):
+        start = round_index % len(names) if names else 0
+        for name in names[start:] + names[:start]:
+            samples[name].append(await timed(variants[name]))
         sink.advance()
     return samples

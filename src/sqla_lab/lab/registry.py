@@ -16,6 +16,7 @@ progress through the :class:`Progress` protocol and return frozen values.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import time
 from collections.abc import Callable, Sequence
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab.context import LabContext, LabFunction, NullProgress, Progress
-from sqla_lab.lab.results import Environment, LabResult
+from sqla_lab.lab.results import DEFAULT_VERSIONS, Environment, Finding, LabResult
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.settings import Settings
 from sqla_lab.workspace import Workspace
@@ -47,12 +48,19 @@ class Lab:
         return LabResult(
             lab=self.name,
             title=self.title,
-            findings=output.findings,
+            findings=tuple(_with_versions(f, context.environment) for f in output.findings),
             tables=output.tables,
             charts=output.charts,
             environment=context.environment,
             duration_s=time.perf_counter() - started,
         )
+
+
+def _with_versions(finding: Finding, environment: Environment) -> Finding:
+    """A finding that named no versions is recorded against the default stack."""
+    if finding.versions:
+        return finding
+    return dataclasses.replace(finding, versions=environment.versions(*DEFAULT_VERSIONS))
 
 
 def lab(name: str) -> Callable[[LabFunction], Lab]:

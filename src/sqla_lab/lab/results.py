@@ -4,6 +4,14 @@ A :class:`LabResult` holds :class:`Finding` objects; each finding states a claim
 claim comes from, the :class:`Measurement` values taken on this machine and a
 :class:`Verdict` computed from them. :class:`Table` carries tabular evidence (a sweep, a state
 table). The terminal, JSON and HTML renderers all read these same objects.
+
+A comparison (a ratio, a difference, a share) carries the :class:`Interval` its samples allow;
+a difference is a measurement of kind ``"difference"`` and is the only kind that may be
+negative in a unit of time or size. A finding records the versions its behaviour depends on,
+and a ``depends`` verdict says on what (:class:`Dependency`); an ``inconclusive`` one says why
+and what would settle it. Explanations are :class:`~sqla_lab.lab.messages.Message` objects.
+
+Results schema 2 added those fields; documents of schema 1 still load (:func:`load_results`).
 """
 
 from __future__ import annotations
@@ -19,16 +27,21 @@ from importlib import metadata
 from typing import Any, Literal
 
 from sqla_lab._stats import percentile
+from sqla_lab.lab.messages import NON_NEGATIVE_UNITS, Message, message_from_dict
 
 __all__ = [
+    "DEFAULT_VERSIONS",
     "RESULTS_SCHEMA_VERSION",
     "Cell",
     "Chart",
     "ChartKind",
+    "Dependency",
     "Environment",
     "Finding",
+    "Interval",
     "LabResult",
     "Measurement",
+    "MeasurementKind",
     "Table",
     "Verdict",
     "dump_results",
@@ -36,7 +49,18 @@ __all__ = [
     "load_results",
 ]
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION = 2
+#: Older schemas :func:`load_results` still reads.
+_READABLE_SCHEMAS = (1, 2)
+
+
+def _json_number(value: float) -> float | str:
+    """``value`` as strict JSON allows it: an unbounded ratio becomes ``"Infinity"``, which
+    ``float()`` reads back (``json.dumps`` would write a bare ``Infinity``, not JSON)."""
+    if math.isfinite(value):
+        return value
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
 
 #: What a table cell may hold: JSON scalars only.
 Cell = str | int | float | bool | None
@@ -57,8 +81,68 @@ class Verdict(enum.Enum):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Interval:
+    """Where a measured value lies, at a stated confidence.
+
+    Attributes:
+        low: the lower end.
+        high: the upper end.
+        level: the confidence (0.95 for a 95% interval; 1.0 for an exact value).
+        method: how it was computed: ``order statistics``, ``range of rounds``, ``bootstrap``
+            or ``exact``.
+        n: rounds or samples behind it.
+    """
+
+    low: float
+    high: float
+    level: float
+    method: str
+    n: int
+
+    def __post_init__(self) -> None:
+        if not self.low <= self.high:
+            raise ValueError(f"interval low {self.low} is above high {self.high}")
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies in the interval."""
+        return self.low <= value <= self.high
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {
+            "low": _json_number(self.low),
+            "high": _json_number(self.high),
+            "level": self.level,
+            "method": self.method,
+            "n": self.n,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Interval:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            low=float(data["low"]),
+            high=float(data["high"]),
+            level=float(data["level"]),
+            method=str(data["method"]),
+            n=int(data["n"]),
+        )
+
+
+#: ``value``: a quantity; ``difference``: a signed difference between two quantities.
+MeasurementKind = Literal["value", "difference"]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Measurement:
-    """One measured quantity; ``value`` is the median when there are samples."""
+    """One measured quantity; ``value`` is the median when there are samples.
+
+    Attributes:
+        interval: for a comparison (a ratio, a difference, a share), where the noise allows
+            the value to be.
+        kind: ``"difference"`` for a signed difference, the only kind whose duration or size
+            may be negative (renderings word it, "0.1 ms less", never print the sign).
+    """
 
     name: str
     value: float
@@ -66,6 +150,15 @@ class Measurement:
     samples: tuple[float, ...] = ()
     p50: float | None = None
     p95: float | None = None
+    interval: Interval | None = None
+    kind: MeasurementKind = "value"
+
+    def __post_init__(self) -> None:
+        if self.kind == "value" and self.unit in NON_NEGATIVE_UNITS and self.value < 0:
+            raise ValueError(
+                f"measurement {self.name!r}: a {self.unit} value cannot be negative "
+                f"({self.value}); a difference is Measurement(kind='difference')"
+            )
 
     @classmethod
     def from_samples(cls, name: str, samples: Iterable[float], unit: str) -> Measurement:
@@ -92,8 +185,10 @@ class Measurement:
         """Plain JSON-ready dictionary."""
         return {
             "name": self.name,
-            "value": self.value,
+            "value": _json_number(self.value),
             "unit": self.unit,
+            "kind": self.kind,
+            "interval": self.interval.to_dict() if self.interval else None,
             "p50": self.p50,
             "p95": self.p95,
             "samples": list(self.samples),
@@ -102,6 +197,10 @@ class Measurement:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
         """Inverse of :meth:`to_dict`."""
+        interval = data.get("interval")
+        kind = data.get("kind", "value")
+        if kind not in ("value", "difference"):
+            raise ValueError(f"measurement {data.get('name')!r}: unknown kind {kind!r}")
         return cls(
             name=data["name"],
             value=float(data["value"]),
@@ -109,7 +208,51 @@ class Measurement:
             samples=tuple(float(s) for s in data.get("samples", ())),
             p50=data.get("p50"),
             p95=data.get("p95"),
+            interval=Interval.from_dict(interval) if interval else None,
+            kind=kind,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Dependency:
+    """What a ``depends`` verdict depends on, as data.
+
+    Attributes:
+        on: the kind of thing: ``version`` (a library or server version), ``setting`` (an
+            engine, session or server setting), ``size`` (N, rows, posts per user), ``network``
+            (latency between client and server), ``machine`` (CPU, load), ``reading`` (which
+            reading of an ambiguous claim), ``state`` (what the program has done before).
+        name: which one: ``asyncpg``, ``expire_on_commit``, ``N``, ...
+        detail: how the outcome changes with it, computed from the run.
+    """
+
+    on: str
+    name: str
+    detail: Message | str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.detail, str):
+            object.__setattr__(self, "detail", Message(self.detail))
+
+    @property
+    def message(self) -> Message:
+        """``detail`` as a :class:`~sqla_lab.lab.messages.Message`."""
+        return self.detail if isinstance(self.detail, Message) else Message(self.detail)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary."""
+        return {"on": self.on, "name": self.name, "detail": self.message.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Dependency:
+        """Inverse of :meth:`to_dict`."""
+        return cls(on=data["on"], name=data["name"], detail=message_from_dict(data["detail"]))
+
+
+def _message(value: Message | str | None) -> Message | None:
+    if value is None or isinstance(value, Message):
+        return value
+    return Message(value)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,7 +266,17 @@ class Finding:
         quote: the claim's original words, when it comes from the (Korean) seed.
         measurements: what was measured here.
         verdict: computed from ``measurements``, never written in advance.
-        explanation: one paragraph built from the numbers.
+        explanation: one paragraph built from the numbers: a
+            :class:`~sqla_lab.lab.messages.Message` (a plain string is accepted and wrapped).
+        reason: why this verdict, from the numbers (the rule and the interval that decided).
+        settle: what would decide an ``inconclusive`` verdict (required for one).
+        depends_on: what a ``depends`` verdict depends on (required for one).
+        versions: the versions the measured behaviour depends on (``{"asyncpg": "0.32.0"}``);
+            left empty, the runner records SQLAlchemy, asyncpg and PostgreSQL.
+
+    Raises:
+        ValueError: a ``depends`` verdict without ``depends_on``, or an ``inconclusive`` one
+            without ``reason`` and ``settle``.
     """
 
     key: str
@@ -131,8 +284,40 @@ class Finding:
     source: str
     measurements: tuple[Measurement, ...]
     verdict: Verdict
-    explanation: str
+    explanation: Message | str
     quote: str | None = None
+    reason: Message | str | None = None
+    settle: Message | str | None = None
+    depends_on: tuple[Dependency, ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("explanation", "reason", "settle"):
+            object.__setattr__(self, name, _message(getattr(self, name)))
+        object.__setattr__(self, "depends_on", tuple(self.depends_on))
+        object.__setattr__(self, "versions", dict(self.versions))
+        if self.verdict is Verdict.DEPENDS and not self.depends_on:
+            raise ValueError(f"finding {self.key!r}: a 'depends' verdict must say on what")
+        if self.verdict is Verdict.INCONCLUSIVE and (self.reason is None or self.settle is None):
+            raise ValueError(
+                f"finding {self.key!r}: an 'inconclusive' verdict needs a reason and what "
+                "would settle it"
+            )
+
+    @property
+    def explanation_message(self) -> Message:
+        """The explanation as a :class:`~sqla_lab.lab.messages.Message`."""
+        return _message(self.explanation) or Message("")
+
+    @property
+    def reason_message(self) -> Message | None:
+        """The reason as a :class:`~sqla_lab.lab.messages.Message`, if any."""
+        return _message(self.reason)
+
+    @property
+    def settle_message(self) -> Message | None:
+        """What would settle the verdict, as a :class:`~sqla_lab.lab.messages.Message`."""
+        return _message(self.settle)
 
     def measurement(self, name: str) -> Measurement:
         """The measurement called ``name``."""
@@ -142,27 +327,44 @@ class Finding:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
+        """Plain JSON-ready dictionary.
+
+        ``explanation`` is the English text; ``explanation_message`` (and ``reason``,
+        ``settle``, each dependency's ``detail``) carry the template and values, so a
+        translation can render them again.
+        """
+        reason, settle = self.reason_message, self.settle_message
         return {
             "key": self.key,
             "claim": self.claim,
             "source": self.source,
             "quote": self.quote,
             "verdict": self.verdict.value,
-            "explanation": self.explanation,
+            "explanation": self.explanation_message.render(),
+            "explanation_message": self.explanation_message.to_dict(),
+            "reason": reason.to_dict() if reason else None,
+            "settle": settle.to_dict() if settle else None,
+            "depends_on": [d.to_dict() for d in self.depends_on],
+            "versions": dict(self.versions),
             "measurements": [m.to_dict() for m in self.measurements],
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Finding:
         """Inverse of :meth:`to_dict`."""
+        message = data.get("explanation_message")
+        reason, settle = data.get("reason"), data.get("settle")
         return cls(
             key=data["key"],
             claim=data["claim"],
             source=data["source"],
             quote=data.get("quote"),
             verdict=Verdict(data["verdict"]),
-            explanation=data["explanation"],
+            explanation=message_from_dict(message or data["explanation"]),
+            reason=message_from_dict(reason) if reason is not None else None,
+            settle=message_from_dict(settle) if settle is not None else None,
+            depends_on=tuple(Dependency.from_dict(d) for d in data.get("depends_on", ())),
+            versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
             measurements=tuple(Measurement.from_dict(m) for m in data["measurements"]),
         )
 
@@ -301,6 +503,25 @@ class Environment:
         """Inverse of :meth:`to_dict`."""
         return cls(**{k: data[k] for k in cls.__dataclass_fields__})
 
+    def versions(self, *components: str) -> dict[str, str]:
+        """The versions of ``components``, for :attr:`Finding.versions`.
+
+        ``postgresql``, ``sqlalchemy``, ``asyncpg`` and ``python`` come from this environment
+        (what the run used); any other name is an installed distribution (``psycopg``,
+        ``psycopg-pool``), or "not installed".
+        """
+        known = {
+            "postgresql": self.postgresql,
+            "sqlalchemy": self.sqlalchemy,
+            "asyncpg": self.asyncpg,
+            "python": self.python,
+        }
+        return {name: known.get(name) or _version(name) for name in components}
+
+
+#: What a finding that names no versions is recorded against.
+DEFAULT_VERSIONS = ("postgresql", "sqlalchemy", "asyncpg")
+
 
 @dataclass(frozen=True, kw_only=True)
 class LabResult:
@@ -363,18 +584,52 @@ def dump_results(results: Iterable[LabResult]) -> dict[str, Any]:
 
 
 def load_results(document: Mapping[str, Any]) -> list[LabResult]:
-    """Read a document written by :func:`dump_results`.
+    """Read a document written by :func:`dump_results`, of this schema or schema 1.
+
+    A schema-1 document (before intervals, versions and ``depends_on``) is upgraded on the
+    way in: a negative duration becomes a difference, a finding records the run's SQLAlchemy,
+    asyncpg and PostgreSQL versions, and a ``depends`` verdict says that schema 1 did not
+    record on what.
 
     Raises:
-        ValueError: not a sqla-lab results document, or a newer schema.
+        ValueError: not a sqla-lab results document, or a schema this version cannot read.
     """
     version = document.get("schema_version")
-    if version != RESULTS_SCHEMA_VERSION:
+    if version not in _READABLE_SCHEMAS:
         raise ValueError(
-            f"not a sqla-lab results document of schema {RESULTS_SCHEMA_VERSION} "
-            f"(schema_version={version!r})"
+            f"not a sqla-lab results document of schema "
+            f"{' or '.join(map(str, _READABLE_SCHEMAS))} (schema_version={version!r})"
         )
-    return [LabResult.from_dict(r) for r in document["results"]]
+    results = document["results"]
+    if version == 1:
+        results = [_upgrade_v1(r) for r in results]
+    return [LabResult.from_dict(r) for r in results]
+
+
+_UNRECORDED = Dependency(
+    on="unrecorded",
+    name="not recorded",
+    detail="results schema 1 did not record what this verdict depends on",
+)
+
+
+def _upgrade_v1(result: Mapping[str, Any]) -> dict[str, Any]:
+    """A schema-1 lab result in schema-2 form."""
+    env = result["environment"]
+    versions = {name: env[name] for name in DEFAULT_VERSIONS}
+    findings = []
+    for finding in result["findings"]:
+        measurements = [
+            {**m, "kind": "difference"}
+            if m["unit"] in NON_NEGATIVE_UNITS and float(m["value"]) < 0
+            else m
+            for m in finding["measurements"]
+        ]
+        depends = [_UNRECORDED.to_dict()] if finding["verdict"] == Verdict.DEPENDS.value else []
+        findings.append(
+            {**finding, "measurements": measurements, "depends_on": depends, "versions": versions}
+        )
+    return {**result, "findings": findings}
 
 
 def judge_ratio(measured: float, claimed: float, *, tolerance: float = 2.0) -> Verdict:
@@ -384,6 +639,10 @@ def judge_ratio(measured: float, claimed: float, *, tolerance: float = 2.0) -> V
     when there is no real effect (the ratio is under 1.5, or on the other side of 1 than
     claimed); depends otherwise: the effect is there but its size differs enough that it must
     depend on the machine, the driver or the settings.
+
+    This is the rule on a single number, without noise. A measured ratio has an interval: judge
+    it with ``stats.judge(estimate, stats.ratio_claim_scale(claimed), ...)``, which gives the
+    same verdicts when the interval is narrow and ``inconclusive`` when it is not.
     """
     if measured <= 0 or claimed <= 0:
         raise ValueError("ratios must be positive")

@@ -32,21 +32,35 @@ class MeasurementChange:
     unit: str
     old: float | None
     new: float | None
+    old_measurement: Measurement | None = None
+    new_measurement: Measurement | None = None
 
     @property
     def ratio(self) -> float | None:
-        """``new / old``, or ``None`` when either is missing or the old value is zero."""
+        """``new / old``, or ``None`` when either is missing, the old value is zero, or the
+        values are signed differences (a ratio of two differences means nothing)."""
         if self.old is None or self.new is None or self.old == 0:
+            return None
+        if any(m is not None and m.kind == "difference" for m in self._measurements):
             return None
         return self.new / self.old
 
+    @property
+    def _measurements(self) -> tuple[Measurement | None, Measurement | None]:
+        return self.old_measurement, self.new_measurement
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
+        old, new = self._measurements
+        either = new or old
         return {
             "name": self.name,
             "unit": self.unit,
+            "kind": either.kind if either is not None else "value",
             "old": self.old,
             "new": self.new,
+            "old_interval": old.interval.to_dict() if old and old.interval else None,
+            "new_interval": new.interval.to_dict() if new and new.interval else None,
             "ratio": self.ratio,
         }
 
@@ -130,9 +144,19 @@ def _match_measurements(
         if before is not None and after is not None and before.unit != after.unit:
             # Different units are different quantities: show both rows, ratio none.
             changes.append(
-                MeasurementChange(name=name, unit=before.unit, old=before.value, new=None)
+                MeasurementChange(
+                    name=name,
+                    unit=before.unit,
+                    old=before.value,
+                    new=None,
+                    old_measurement=before,
+                )
             )
-            changes.append(MeasurementChange(name=name, unit=after.unit, old=None, new=after.value))
+            changes.append(
+                MeasurementChange(
+                    name=name, unit=after.unit, old=None, new=after.value, new_measurement=after
+                )
+            )
             continue
         unit = after.unit if after is not None else before.unit if before is not None else ""
         changes.append(
@@ -141,6 +165,8 @@ def _match_measurements(
                 unit=unit,
                 old=before.value if before else None,
                 new=after.value if after else None,
+                old_measurement=before,
+                new_measurement=after,
             )
         )
     return tuple(changes)

@@ -18,14 +18,17 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sqla_lab.lab import Lab
+from sqla_lab.lab.messages import Translate, format_value
 from sqla_lab.lab.results import Finding, LabResult, Measurement, Table, Verdict
+from sqla_lab.lab.stats import Estimate, describe_estimate
 
 __all__ = [
     "VERDICT_STYLE",
     "ConsoleProgress",
     "evidence_table",
+    "finding_notes",
     "format_measurement",
-    "format_value",
+    "measured_value",
     "render_labs",
     "render_results",
 ]
@@ -39,37 +42,52 @@ VERDICT_STYLE = {
 }
 
 
-def format_value(value: float, unit: str) -> str:
-    """A number with sensible precision for its size and unit."""
-    if unit == "ratio":
-        return f"{value:.0%}"
-    if unit == "x":
-        return f"{value:.1f}x"
-    if unit == "bool":
-        return "yes" if value else "no"
-    magnitude = abs(value)
-    if magnitude >= 100 or value == int(value):
-        text = f"{value:,.0f}"
-    elif magnitude >= 1:
-        text = f"{value:.2f}"
-    else:
-        text = f"{value:.3g}"
-    return f"{text} {unit}".rstrip()
+def _same(text: str) -> str:
+    return text
 
 
-def format_measurement(m: Measurement) -> str:
-    """``name: value unit (p95 ...)``."""
-    text = f"{m.name}: {format_value(m.value, m.unit)}"
-    if m.p95 is not None and m.samples:
+def measured_value(m: Measurement, translate: Translate = _same) -> str:
+    """A measurement's value in words: with its interval when it is a comparison, and a
+    difference without a sign ("0.2 ms less", "no measurable difference (within ±x)")."""
+    if m.interval is None and m.kind == "value":
+        return format_value(m.value, m.unit)
+    return describe_estimate(Estimate.of(m), m.unit, kind=m.kind).render(translate)
+
+
+def format_measurement(m: Measurement, translate: Translate = _same) -> str:
+    """``name: value unit (p95 ...)``, or the value with its interval for a comparison."""
+    text = f"{m.name}: {measured_value(m, translate)}"
+    if m.p95 is not None and m.samples and m.interval is None:
         text += f" (p95 {format_value(m.p95, m.unit)}, n={len(m.samples)})"
     return text
+
+
+def finding_notes(finding: Finding, translate: Translate = _same) -> list[tuple[str, str]]:
+    """The labelled lines under a finding's explanation: why, what would settle it, what it
+    depends on and the versions it was measured with."""
+    notes: list[tuple[str, str]] = []
+    reason, settle = finding.reason_message, finding.settle_message
+    if reason is not None:
+        notes.append(("why", reason.render(translate)))
+    if settle is not None:
+        notes.append(("would settle it", settle.render(translate)))
+    for dependency in finding.depends_on:
+        detail = dependency.message.render(translate)
+        notes.append(
+            ("depends on", f"{dependency.on} {dependency.name}" + (f": {detail}" if detail else ""))
+        )
+    if finding.versions:
+        notes.append(
+            ("versions", ", ".join(f"{name} {v}" for name, v in sorted(finding.versions.items())))
+        )
+    return notes
 
 
 def _verdict_text(verdict: Verdict) -> Text:
     return Text(verdict.value, style=VERDICT_STYLE[verdict])
 
 
-def _findings_table(findings: Sequence[Finding]) -> RichTable:
+def _findings_table(findings: Sequence[Finding], translate: Translate) -> RichTable:
     table = RichTable(show_lines=True, expand=True)
     table.add_column("Claim (source)", ratio=3)
     table.add_column("Measured here", ratio=4)
@@ -77,7 +95,7 @@ def _findings_table(findings: Sequence[Finding]) -> RichTable:
     for finding in findings:
         claim = Text(finding.claim)
         claim.append(f"\n{finding.source}", style="dim")
-        measured = "\n".join(format_measurement(m) for m in finding.measurements)
+        measured = "\n".join(format_measurement(m, translate) for m in finding.measurements)
         table.add_row(claim, measured, _verdict_text(finding.verdict))
     return table
 
@@ -98,15 +116,24 @@ def _cell(cell: object) -> str:
     return str(cell)
 
 
-def render_results(console: Console, results: Sequence[LabResult]) -> None:
-    """Print each lab's findings, explanations and evidence tables."""
+def render_results(
+    console: Console, results: Sequence[LabResult], *, translate: Translate = _same
+) -> None:
+    """Print each lab's findings, explanations and evidence tables.
+
+    ``translate`` (``gettext``'s ``gettext``, say) is applied to every message template:
+    explanations, reasons, what would settle a verdict, what it depends on.
+    """
     for result in results:
-        parts: list[RichTable | Text] = [_findings_table(result.findings)]
+        parts: list[RichTable | Text] = [_findings_table(result.findings, translate)]
         for finding in result.findings:
             line = Text.assemble(
                 ("• ", "dim"), (finding.verdict.value, VERDICT_STYLE[finding.verdict]), " "
             )
-            line.append(finding.explanation)
+            line.append(finding.explanation_message.render(translate))
+            for label, note in finding_notes(finding, translate):
+                line.append(f"\n    {label}: ", style="dim")
+                line.append(note)
             parts.append(line)
         parts.extend(evidence_table(t) for t in result.tables)
         console.print(

@@ -22,9 +22,10 @@ from importlib import metadata
 import jinja2
 from markupsafe import Markup
 
-from sqla_lab.lab.results import Cell, Chart, Environment, LabResult, Measurement, Verdict
-from sqla_lab.report.comparison import compare_results
-from sqla_lab.report.console import format_value
+from sqla_lab.lab.messages import Translate, format_value
+from sqla_lab.lab.results import Cell, Chart, Environment, LabResult, Verdict
+from sqla_lab.report.comparison import MeasurementChange, compare_results
+from sqla_lab.report.console import finding_notes, measured_value
 from sqla_lab.report.plots import ChartError, render_chart
 
 __all__ = [
@@ -103,12 +104,12 @@ def _is_number(cell: object) -> bool:
     return isinstance(cell, int | float) and not isinstance(cell, bool)
 
 
-def _measurement(m: Measurement) -> str:
-    return format_value(m.value, m.unit)
-
-
 def _optional_value(value: float | None, unit: str) -> str:
     return "—" if value is None else format_value(value, unit)
+
+
+def _same(text: str) -> str:
+    return text
 
 
 def _ratio(ratio: float | None) -> str:
@@ -119,7 +120,7 @@ def _notable(ratio: float | None) -> bool:
     return ratio is not None and not 1 / NOTABLE_RATIO < ratio < NOTABLE_RATIO
 
 
-def _environment() -> jinja2.Environment:
+def _environment(translate: Translate) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("sqla_lab.report", "templates"),
         autoescape=jinja2.select_autoescape(["html", "j2"], default_for_string=True),
@@ -127,10 +128,18 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+    def change_value(change: MeasurementChange, side: str) -> str:
+        measurement = change.old_measurement if side == "old" else change.new_measurement
+        return "—" if measurement is None else measured_value(measurement, translate)
+
     env.filters.update(
         cell=_cell,
-        measurement=_measurement,
+        measurement=lambda m: measured_value(m, translate),
         value=_optional_value,
+        change_value=change_value,
+        notes=lambda finding: finding_notes(finding, translate),
+        explain=lambda message: message.render(translate),
         ratio=_ratio,
         slug=slug,
     )
@@ -175,12 +184,14 @@ def _stamp(generated_at: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _page(results: Sequence[LabResult], **context: object) -> RenderedReport:
+def _page(
+    results: Sequence[LabResult], *, translate: Translate, **context: object
+) -> RenderedReport:
     """Render the template for ``results``'s lab sections, plus ``context``."""
     problems: list[str] = []
     labs = _lab_views(results, problems)
     html = (
-        _environment()
+        _environment(translate)
         .get_template("report.html.j2")
         .render(
             version=_installed_version(),
@@ -196,16 +207,21 @@ def _page(results: Sequence[LabResult], **context: object) -> RenderedReport:
 
 
 def render_report(
-    results: Sequence[LabResult], *, generated_at: datetime | None = None
+    results: Sequence[LabResult],
+    *,
+    generated_at: datetime | None = None,
+    translate: Translate = _same,
 ) -> RenderedReport:
     """Render ``results`` as one self-contained HTML page.
 
     Args:
         results: lab results, in the order their sections should appear.
         generated_at: the time stamp shown in the header (default: now).
+        translate: applied to every message template (explanations, reasons, ...).
     """
     return _page(
         results,
+        translate=translate,
         title="sqla-lab report",
         generated=_stamp(generated_at),
         comparison=None,
@@ -219,6 +235,7 @@ def render_comparison(
     old_label: str = "old",
     new_label: str = "new",
     generated_at: datetime | None = None,
+    translate: Translate = _same,
 ) -> RenderedReport:
     """Render two runs' ledgers side by side, then the new run's lab sections.
 
@@ -228,9 +245,11 @@ def render_comparison(
         old_label: how the page names the old run (e.g. its file name).
         new_label: how the page names the new run.
         generated_at: the time stamp shown in the header (default: now).
+        translate: applied to every message template (explanations, reasons, ...).
     """
     return _page(
         new,
+        translate=translate,
         title="sqla-lab comparison",
         generated=_stamp(generated_at),
         comparison=compare_results(old, new),

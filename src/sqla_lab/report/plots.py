@@ -36,8 +36,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.typing import RcKeyType
 
 from sqla_lab.errors import LabError
+from sqla_lab.lab.messages import format_value
 from sqla_lab.lab.results import Cell, Chart, LabResult, Measurement, Table
-from sqla_lab.report.console import format_value
 
 __all__ = [
     "GRID_EMPTY",

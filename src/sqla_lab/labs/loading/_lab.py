@@ -13,6 +13,9 @@ so one round trip gains twice the delay).
 
 from __future__ import annotations
 
+import socket
+import struct
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sqlalchemy import select, text
@@ -32,7 +35,9 @@ from sqla_lab.instruments.recorder import QueryRecorder
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
 from sqla_lab.lab.results import Chart
+from sqla_lab.lab.stats import MIN_GROUP
 from sqla_lab.labs.loading import _findings as findings
+from sqla_lab.labs.loading import _timings as timings
 from sqla_lab.labs.loading._runs import (
     STRATEGIES,
     Counted,
@@ -50,6 +55,7 @@ __all__ = [
     "BOUNDARY_USERS",
     "LATENCIES_MS",
     "LATENCY_STRATEGIES",
+    "MIN_TIMED_RUNS",
     "SMALL",
     "Sessions",
     "loading_lab",
@@ -59,6 +65,8 @@ LATENCY_STRATEGIES = ("lazy", "selectinload", "joinedload")
 LATENCIES_MS = (0.0, 1.0, 5.0)
 BOUNDARY_USERS = (499, 500, 501, 1000, 1001)
 SMALL = 10
+#: Timed runs at every point, whatever the budget: fewer leave a growth claim no interval.
+MIN_TIMED_RUNS = MIN_GROUP
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -135,8 +143,8 @@ async def loading_lab(ctx: LabContext) -> LabOutput:
         }
     )
     latency_users = (10, 100) if ctx.quick else (10, 100, 1000)
-    repetitions = ctx.repetitions(full=5, quick=2)
-    budget = ctx.repetitions(full=3000, quick=1000)
+    repetitions = ctx.repetitions(full=5, quick=4)
+    budget = ctx.repetitions(full=3000, quick=4000)
     seeded_users = max(*sizes[1], *sizes[10], *BOUNDARY_USERS)
     engine = ctx.engine(pool_size=1, max_overflow=0)
     sweep: list[SweepPoint] = []
@@ -162,8 +170,10 @@ async def loading_lab(ctx: LabContext) -> LabOutput:
                     users=users,
                     posts_per_user=posts_per_user,
                     latency_ms=0.0,
-                    repetitions=max(1, min(repetitions, budget // users)),
+                    repetitions=max(MIN_TIMED_RUNS, min(repetitions, budget // users)),
                 )
+        largest = max(sizes[10])
+        wire = await _wire_bytes(engine, sessions, largest)
         unique_error = await _unique_error(sessions)
         raise_result = await _raiseload(sessions)
         write_only = await _write_only(sessions)
@@ -177,19 +187,21 @@ async def loading_lab(ctx: LabContext) -> LabOutput:
     finally:
         await engine.dispose()
     latency = await _latency_sweep(ctx, latency_users, sweep)
+    versions = ctx.versions("postgresql", "sqlalchemy", "asyncpg")
+    orm = ctx.versions("sqlalchemy")
 
     return LabOutput(
         findings=(
-            findings.lazy_finding(sweep),
-            findings.selectin_finding(sweep, boundary),
-            findings.joined_finding(sweep, unique_error),
-            findings.other_strategies_finding(sweep),
-            findings.raiseload_finding(raise_result),
-            findings.write_only_finding(write_only),
-            findings.many_to_one_finding(many),
-            findings.scaling_finding(sweep),
-            findings.latency_finding(latency),
-            findings.recommendation_finding(sweep, latency),
+            findings.lazy_finding(sweep, orm),
+            findings.selectin_finding(sweep, boundary, orm),
+            timings.joined_finding(sweep, latency, unique_error, wire, versions),
+            findings.other_strategies_finding(sweep, orm),
+            findings.raiseload_finding(raise_result, orm),
+            findings.write_only_finding(write_only, orm),
+            findings.many_to_one_finding(many, orm),
+            timings.scaling_finding(sweep, versions),
+            timings.latency_finding(latency, versions),
+            timings.recommendation_finding(sweep, latency, versions),
         ),
         tables=(findings.sweep_table(sweep), findings.latency_table(latency)),
         charts=_charts(),
@@ -200,8 +212,8 @@ async def _latency_sweep(
     ctx: LabContext, users_list: Sequence[int], sweep: Sequence[SweepPoint]
 ) -> list[SweepPoint]:
     """Lazy, selectin and joined at M=10 again, through a proxy adding latency."""
-    repetitions = ctx.repetitions(full=5, quick=2)
-    budget = ctx.repetitions(full=1000, quick=100)
+    repetitions = ctx.repetitions(full=5, quick=4)
+    budget = ctx.repetitions(full=1000, quick=400)
     # Statement counts do not depend on latency: reuse those of the direct sweep.
     counts = {(p.strategy, p.users): p.counted for p in sweep if p.posts_per_user == 10}
     points: list[SweepPoint] = []
@@ -223,12 +235,59 @@ async def _latency_sweep(
                         users=users,
                         posts_per_user=10,
                         latency_ms=latency_ms,
-                        repetitions=max(1, min(repetitions, budget // users)),
+                        repetitions=max(MIN_TIMED_RUNS, min(repetitions, budget // users)),
                         known_counts=counts,
                     )
         finally:
             await engine.dispose()
     return points
+
+
+#: ``struct tcp_info``'s ``tcpi_bytes_received`` (Linux 4.1+): offset and size.
+_TCPI_BYTES_RECEIVED = 128
+_TCP_INFO_SIZE = 256
+
+
+def _bytes_received(sock: object) -> int | None:
+    """Bytes this TCP socket has received, from Linux's TCP_INFO; ``None`` elsewhere."""
+    option = getattr(socket, "TCP_INFO", None)
+    if not sys.platform.startswith("linux") or option is None:
+        return None
+    getsockopt = getattr(sock, "getsockopt", None)
+    if getsockopt is None:
+        return None
+    try:
+        info = getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO_SIZE)
+    except OSError:
+        return None
+    if len(info) < _TCPI_BYTES_RECEIVED + 8:
+        return None
+    return int(struct.unpack_from("Q", info, _TCPI_BYTES_RECEIVED)[0])
+
+
+async def _wire_bytes(engine: AsyncEngine, sessions: Sessions, users: int) -> timings.WireBytes:
+    """Bytes the client received for a joined and a selectin load of ``users`` (M=10).
+
+    The engine holds one pooled connection, so both loads run on the socket read here; each is
+    run once first, so that statement preparation is not counted.
+    """
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        transport = getattr(raw.driver_connection, "_transport", None)
+        sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or _bytes_received(sock) is None:
+        return timings.WireBytes(
+            joined=None,
+            selectin=None,
+            why_not="the connection is not TCP on Linux (TCP_INFO unavailable)",
+        )
+    received: dict[str, int] = {}
+    for strategy in ("joinedload", "selectinload"):
+        await _timed_run(sessions, strategy, users)()
+        before = _bytes_received(sock) or 0
+        await _timed_run(sessions, strategy, users)()
+        received[strategy] = (_bytes_received(sock) or 0) - before
+    return timings.WireBytes(joined=received["joinedload"], selectin=received["selectinload"])
 
 
 async def _unique_error(sessions: Sessions) -> str | None:

@@ -2,6 +2,18 @@
 
 from __future__ import annotations
 
-from sqla_lab.labs.pool._lab import CLAIMED_PRE_PING_MS, judge_pre_ping, pool_lab
+from sqla_lab.labs.pool._lab import (
+    CLAIMED_PRE_PING_MS,
+    COMMAND_TIMEOUT_S,
+    judge_pre_ping,
+    pool_lab,
+    pre_ping_scale,
+)
 
-__all__ = ["CLAIMED_PRE_PING_MS", "judge_pre_ping", "pool_lab"]
+__all__ = [
+    "CLAIMED_PRE_PING_MS",
+    "COMMAND_TIMEOUT_S",
+    "judge_pre_ping",
+    "pool_lab",
+    "pre_ping_scale",
+]

@@ -26,7 +26,7 @@ import contextlib
 import shutil
 import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -36,7 +36,17 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import Message, format_value
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import (
+    combine,
+    describe_estimate,
+    judge,
+    paired_difference,
+    paired_ratio,
+    threshold_scale,
+)
+from sqla_lab.labs.pool import _messages as text
 from sqla_lab.urls import asyncpg_dsn
 
 __all__ = [
@@ -263,27 +273,45 @@ async def connection_breakdown(ctx: LabContext) -> LabOutput:
         await warm_engine.dispose()
         await pooled_engine.dispose()
     measured = {name: Measurement.from_samples(name, s, "ms") for name, s in samples.items()}
-    return _breakdown_output(measured, notes)
+    return _breakdown_output(
+        measured, notes, versions=ctx.versions("postgresql", "sqlalchemy", "asyncpg")
+    )
 
 
-def _breakdown_output(measured: dict[str, Measurement], notes: dict[str, str]) -> LabOutput:
+def _breakdown_output(
+    measured: dict[str, Measurement],
+    notes: dict[str, str],
+    *,
+    versions: Mapping[str, str] | None = None,
+) -> LabOutput:
     pooled = measured[POOLED]
     rows: list[tuple[Cell, ...]] = []
+    added_words: list[Message] = []
     for name, base, what in _STEPS:
         if name not in measured:
-            rows.append((name, what, None, None, None, None, notes.get(name, "not measured")))
+            rows.append((name, what, None, None, None, None, None, notes.get(name, "not measured")))
             continue
         m = measured[name]
         base_m = measured.get(base) if base else None
-        added = m.value - base_m.value if base_m else m.value
+        added = (
+            paired_difference(m.samples, base_m.samples)
+            if base_m is not None
+            else paired_difference(m.samples, [0.0] * len(m.samples))
+        )
+        shown = describe_estimate(added, "ms", kind="difference")
+        added_words.append(
+            Message(text.BREAKDOWN_STEP, {"step": name, "added": shown, "what": what})
+        )
+        measurable = added.interval is not None and added.interval.low > 0
         rows.append(
             (
                 name,
                 what,
                 round(m.value, 3),
                 round(m.p95 or m.value, 3),
-                round(added, 3),
-                round(m.value / pooled.value, 1),
+                shown.render(),
+                round(added.value, 3) if measurable else None,
+                round(paired_ratio(m.samples, pooled.samples).value, 1),
                 notes.get(name, ""),
             )
         )
@@ -294,31 +322,42 @@ def _breakdown_output(measured: dict[str, Measurement], notes: dict[str, str]) -
             round(pooled.value, 3),
             round(pooled.p95 or pooled.value, 3),
             None,
+            None,
             1.0,
             "",
         )
     )
     steps = [m for name, m in measured.items() if name != POOLED]
-    dearer = [m for m in steps if m.value > pooled.value]
-    if len(dearer) == len(steps):
-        verdict = Verdict.CONFIRMED
-    elif dearer:
-        verdict = Verdict.DEPENDS
-    else:
-        verdict = Verdict.REFUTED
+    scale = threshold_scale(
+        1.0,
+        below=Verdict.REFUTED,
+        above=Verdict.CONFIRMED,
+        below_means=text.NOT_DEARER,
+        above_means=text.DEARER,
+    )
+    ratios = {m.name: paired_ratio(m.samples, pooled.samples) for m in steps}
+    judgements = {
+        name: judge(ratio, scale, what=f"{name} / pooled checkout", unit="x")
+        for name, ratio in ratios.items()
+    }
+    judgement = combine(judgements, _every_step)
+    dearer = sum(j.verdict is Verdict.CONFIRMED for j in judgements.values())
     sa_first = measured[SA_FIRST]
     cheapest = min(steps, key=lambda m: m.value)
-    explanation = (
-        f"{len(dearer)} of {len(steps)} measured steps cost more than a pooled checkout "
-        f"({pooled.value:.3f} ms median, p95 {pooled.p95:.3f}). Even the cheapest, "
-        f"'{cheapest.name}', takes {cheapest.value:.3f} ms, {cheapest.value / pooled.value:.1f}x "
-        f"a checkout; a brand-new engine's first connection takes {sa_first.value:.2f} ms, "
-        f"{sa_first.value / pooled.value:.0f}x. "
-        + "; ".join(
-            f"{row[0]}: {row[4]:+.3f} ms ({row[1]})" for row in rows[1:-1] if row[4] is not None
-        )
-        + ". "
-        + " ".join(f"{name}: {note}." for name, note in notes.items() if note)
+    explanation = Message(
+        text.BREAKDOWN,
+        {
+            "dearer": dearer,
+            "steps": len(steps),
+            "pooled": format_value(pooled.value, "ms"),
+            "cheapest": cheapest.name,
+            "cheapest_ms": format_value(cheapest.value, "ms"),
+            "cheapest_ratio": describe_estimate(ratios[cheapest.name], "x"),
+            "first_ms": format_value(sa_first.value, "ms"),
+            "first_ratio": describe_estimate(ratios[SA_FIRST], "x"),
+            "added": tuple(added_words),
+            "notes": " ".join(f"{name}: {note}." for name, note in notes.items() if note),
+        },
     )
     finding = Finding(
         key="pool.new-connection-breakdown",
@@ -331,17 +370,25 @@ def _breakdown_output(measured: dict[str, Measurement], notes: dict[str, str]) -
         measurements=(
             *(measured[name] for name, _, _ in _STEPS if name in measured),
             pooled,
-            Measurement.single(
-                "new (SQLAlchemy first connect) / pooled", sa_first.value / pooled.value, "x"
-            ),
+            ratios[SA_FIRST].measurement("new (SQLAlchemy first connect) / pooled", "x"),
         ),
-        verdict=verdict,
         explanation=explanation,
+        versions=versions or {},
+        **judgement.fields(),
     )
     table = Table(
         key="pool.new-connection-steps",
         title="What a new connection is made of (connect + close, ms)",
-        columns=("step", "adds", "median ms", "p95 ms", "added ms", "x pooled", "note"),
+        columns=(
+            "step",
+            "adds",
+            "median ms",
+            "p95 ms",
+            "added (per-round difference)",
+            "added ms",
+            "x pooled",
+            "note",
+        ),
         rows=tuple(rows),
     )
     chart = Chart(
@@ -355,7 +402,7 @@ def _breakdown_output(measured: dict[str, Measurement], notes: dict[str, str]) -
     )
     bar = Chart(
         key="pool.new-connection-added",
-        title="What each step adds (median ms)",
+        title="What each step adds, where it is measurable (median of per-round differences, ms)",
         kind="bar",
         table=table.key,
         x="step",
@@ -363,3 +410,12 @@ def _breakdown_output(measured: dict[str, Measurement], notes: dict[str, str]) -
         y_label="ms",
     )
     return LabOutput(findings=(finding,), tables=(table,), charts=(chart, bar))
+
+
+def _every_step(verdicts: Mapping[str, Verdict]) -> Verdict:
+    """Confirmed when every step is dearer than a checkout; refuted when one is not."""
+    return (
+        Verdict.CONFIRMED
+        if all(v is Verdict.CONFIRMED for v in verdicts.values())
+        else Verdict.REFUTED
+    )

@@ -16,14 +16,32 @@ table) and :mod:`._halfopen` (a half-open connection through
 from __future__ import annotations
 
 import asyncio
+import gc
+import math
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import YES_NO, Message, format_value
 from sqla_lab.lab.outcome import attempt
-from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import (
+    Band,
+    Estimate,
+    Judgement,
+    Scale,
+    decided,
+    describe_estimate,
+    judge,
+    paired_difference,
+    paired_ratio,
+)
+from sqla_lab.labs.pool import _messages as text_
 from sqla_lab.labs.pool._connect import connection_breakdown
 from sqla_lab.labs.pool._halfopen import half_open_connection
 from sqla_lab.labs.pool._limits import limits
@@ -31,6 +49,7 @@ from sqla_lab.labs.pool._settings import settings_survey
 from sqla_lab.labs.pool._support import (
     SECTION,
     as_float,
+    backend_alive,
     backend_pid,
     pid_of_next_checkout,
     select_one,
@@ -39,6 +58,7 @@ from sqla_lab.labs.pool._support import (
 
 __all__ = [
     "CLAIMED_PRE_PING_MS",
+    "COMMAND_TIMEOUT_S",
     "PRE_PING_COST_QUOTE",
     "PRE_PING_QUOTE",
     "RECYCLE_QUOTE",
@@ -47,11 +67,14 @@ __all__ = [
     "STATEMENT_TIMEOUT_QUOTE",
     "judge_pre_ping",
     "pool_lab",
+    "pre_ping_scale",
 ]
 
 #: The seed's "로컬 테스트 0.01s" for pre-ping.
 CLAIMED_PRE_PING_MS = 10.0
 STATEMENT_TIMEOUT_MS, SLEEP_S = 1000, 1.1
+#: asyncpg's command_timeout, used as a statement timeout: it bounds the same pg_sleep.
+COMMAND_TIMEOUT_S = 0.5
 PRE_PING_COST_QUOTE = (
     "모든 요청시 해당 명령어를 날린 후 동작하기에 약간의 시간이 더 필요하다.(로컬 테스트 0.01s)"
 )
@@ -68,13 +91,20 @@ STATEMENT_TIMEOUT_QUOTE = (
 )
 
 
-def judge_pre_ping(overhead_ms: float) -> Verdict:
-    """The seed's "about 0.01 s": confirmed within a factor 3, refuted if far cheaper."""
-    if CLAIMED_PRE_PING_MS / 3 <= overhead_ms <= CLAIMED_PRE_PING_MS * 3:
-        return Verdict.CONFIRMED
-    if overhead_ms < CLAIMED_PRE_PING_MS / 3:
-        return Verdict.REFUTED
-    return Verdict.DEPENDS
+def pre_ping_scale() -> Scale:
+    """The seed's "about 0.01 s": within a factor 3 confirmed, far cheaper refuted."""
+    return Scale(
+        (
+            Band(CLAIMED_PRE_PING_MS / 3, Verdict.REFUTED, text_.PRE_PING_CHEAPER),
+            Band(CLAIMED_PRE_PING_MS * 3, Verdict.CONFIRMED, text_.PRE_PING_AS_CLAIMED),
+            Band(math.inf, Verdict.DEPENDS, text_.PRE_PING_DEARER),
+        )
+    )
+
+
+def judge_pre_ping(overhead_ms: Estimate, *, what: str = "pre-ping overhead") -> Judgement:
+    """Judge a measured pre-ping overhead (a difference, in ms) against the seed's 0.01 s."""
+    return judge(overhead_ms, pre_ping_scale(), what=what, unit="ms", kind="difference")
 
 
 @lab("pool")
@@ -82,10 +112,11 @@ async def pool_lab(ctx: LabContext) -> LabOutput:
     """The seed's pool advice (pre-ping, recycle, pool limits, timeouts) works as it says."""
     parts = [
         await connection_breakdown(ctx),
+        await _returned_on_session_end(ctx),
         await _pre_ping(ctx),
         await _recycle(ctx),
         await limits(ctx),
-        await _statement_timeout(ctx),
+        await _timeouts(ctx),
         await settings_survey(ctx),
         await half_open_connection(ctx),
     ]
@@ -98,7 +129,7 @@ async def pool_lab(ctx: LabContext) -> LabOutput:
 
 # -- 2. pool_pre_ping ---------------------------------------------------------------------
 async def _pre_ping(ctx: LabContext) -> LabOutput:
-    repetitions = ctx.repetitions(full=300, quick=30)
+    repetitions = ctx.repetitions(full=300, quick=100)
     plain = ctx.engine(pool_size=1, max_overflow=0)
     pinged = ctx.engine(pool_size=1, max_overflow=0, pool_pre_ping=True)
     try:
@@ -140,14 +171,10 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
     with_ping = Measurement.from_samples(
         "checkout + SELECT 1, with pre-ping", samples["with pre-ping"], "ms"
     )
-    overhead_ms = with_ping.value - without.value
-    cost_verdict = judge_pre_ping(overhead_ms)
-    ping_text = (
-        f"the ping adds {overhead_ms * 1000:.0f} µs ({with_ping.value / without.value:.2f}x), "
-        f"and the seed's 10 ms is {CLAIMED_PRE_PING_MS / overhead_ms:.1f}x that"
-        if overhead_ms > 0
-        else "the ping made no measurable difference"
-    )
+    overhead = paired_difference(with_ping.samples, without.samples)
+    ratio = paired_ratio(with_ping.samples, without.samples)
+    judgement = judge_pre_ping(overhead)
+    versions = ctx.versions("postgresql", "sqlalchemy", "asyncpg")
     cost = Finding(
         key="pool.pre-ping-cost",
         claim="pool_pre_ping costs about 0.01 s per checkout.",
@@ -156,16 +183,28 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         measurements=(
             without,
             with_ping,
-            Measurement.single("pre-ping overhead", overhead_ms * 1000, "µs"),
-            Measurement.single("with / without pre-ping", with_ping.value / without.value, "x"),
+            overhead.measurement("pre-ping overhead", "ms", kind="difference"),
+            ratio.measurement("with / without pre-ping", "x"),
         ),
-        verdict=cost_verdict,
-        explanation=(
-            f"A checkout with one SELECT 1 took {without.value:.3f} ms without and "
-            f"{with_ping.value:.3f} ms with pre-ping (medians of {repetitions}, interleaved): "
-            f"{ping_text}. SQLAlchemy's asyncpg dialect pings with BEGIN, an empty query and "
-            "ROLLBACK: three round trips per checkout, so the cost grows with the network "
-            "distance to the server, not with the query."
+        explanation=Message(
+            text_.PRE_PING_COST,
+            {
+                "without": format_value(without.value, "ms"),
+                "with_ping": format_value(with_ping.value, "ms"),
+                "rounds": overhead.n,
+                "overhead": describe_estimate(overhead, "ms", kind="difference"),
+                "ratio": describe_estimate(ratio, "x"),
+            },
+        ),
+        versions=versions,
+        **judgement.fields(
+            depends_on=(
+                Dependency(
+                    on="machine",
+                    name="this machine and server",
+                    detail=describe_estimate(overhead, "ms", kind="difference"),
+                ),
+            )
         ),
     )
     plain_before, plain_killed, plain_after, plain_then = outcomes["without pre-ping"]
@@ -188,21 +227,30 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
                 "bool",
             ),
         ),
-        verdict=Verdict.CONFIRMED if failed_without and recovered_with else Verdict.REFUTED,
-        explanation=(
-            f"Backends {plain_before} and {ping_before} were killed with pg_terminate_backend "
-            f"(confirmed gone: {plain_killed and ping_killed}). Without pre-ping the next "
-            f"request raised {plain_after.error_name or 'nothing'}; the pool then discarded "
-            f"the connection, so the request after it "
-            f"{'ran on backend ' + str(plain_then.value) if plain_then.ok else 'failed too'}. "
-            f"With pre-ping the next request "
-            + (
-                f"ran on new backend {ping_after.value}."
-                if ping_after.ok
-                else f"raised {ping_after.error_name}."
-            )
-            + " One request per dead pooled connection is what a missing pre-ping costs."
+        explanation=Message(
+            text_.PRE_PING_PROTECTS,
+            {
+                "plain_pid": plain_before,
+                "ping_pid": ping_before,
+                "killed": YES_NO[plain_killed and ping_killed],
+                "plain_error": plain_after.error_name or "nothing",
+                "plain_then": (
+                    Message(text_.RAN_ON, {"pid": plain_then.value})
+                    if plain_then.ok
+                    else Message(text_.FAILED_TOO)
+                ),
+                "ping_next": (
+                    Message(text_.RAN_ON_NEW, {"pid": ping_after.value})
+                    if ping_after.ok
+                    else Message(text_.RAISED, {"error": ping_after.error_name})
+                ),
+            },
         ),
+        versions=ctx.versions("sqlalchemy", "asyncpg"),
+        **decided(
+            Verdict.CONFIRMED if failed_without and recovered_with else Verdict.REFUTED,
+            Message(text_.DECIDED_BY_THE_REQUESTS_OUTCOMES_AFTER),
+        ).fields(),
     )
     table = Table(
         key="pool.pre-ping-after-kill",
@@ -218,6 +266,102 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         rows=tuple(rows),
     )
     return LabOutput(findings=(cost, protects), tables=(table,))
+
+
+# -- 1b. the connection goes back when the session ends -------------------------------------
+async def _returned_on_session_end(ctx: LabContext) -> LabOutput:
+    """Where a session's connection is between the steps of a unit of work."""
+    ctx.progress.start("pool: when a session gives its connection back", 1)
+    engine = ctx.engine(pool_size=1, max_overflow=1)
+    pool = engine.pool
+    assert isinstance(pool, QueuePool)
+    sessions = async_sessionmaker(engine)
+    rows: list[tuple[Cell, ...]] = []
+    pids: dict[str, int | None] = {}
+
+    def step(label: str, pid: int | None = None) -> int:
+        checked_out = pool.checkedout()
+        rows.append((label, checked_out, pool.checkedin(), pid))
+        pids[label] = pid
+        return checked_out
+
+    try:
+        session = sessions()
+        step("session created")
+        pid = await _session_pid(session)
+        after_execute = step("first statement", pid)
+        await session.commit()
+        after_commit = step("commit (session still open)")
+        pid_again = await _session_pid(session)
+        step("next statement", pid_again)
+        await session.close()
+        after_close = step("close")
+        async with sessions() as following:
+            next_pid = await _session_pid(following)
+            step("next session, first statement", next_pid)
+        step("next session closed by 'async with'")
+        forgotten_session = sessions()
+        await _session_pid(forgotten_session)
+        forgotten = step("a session left open after a statement")
+        await forgotten_session.close()
+        step("that session closed")
+    finally:
+        await engine.dispose()
+    ctx.progress.advance()
+    returned = (
+        after_execute == 1
+        and after_commit == 0
+        and after_close == 0
+        and pid == pid_again == next_pid
+        and forgotten == 1
+    )
+    gc.collect()
+    table = Table(
+        key="pool.session-connection",
+        title="A session's connection, step by step (pool_size=1)",
+        columns=("step", "checked out", "checked in", "backend pid"),
+        rows=tuple(rows),
+    )
+    finding = Finding(
+        key="pool.returned-on-session-end",
+        claim=(
+            "When the work is done the connection goes back to the pool and the session ends; "
+            "the next session reuses it."
+        ),
+        source=SECTION + " 애플리케이션과 데이터베이스의 상호작용 순서",
+        quote="작업이 완료되면 커넥션을 커넥션 풀에 반환하고 세션을 종료",
+        measurements=(
+            Measurement.single("checked out after the first statement", after_execute, ""),
+            Measurement.single("checked out after commit, session open", after_commit, ""),
+            Measurement.single("checked out after close", after_close, ""),
+            Measurement.single(
+                "next session on the same backend", as_float(next_pid == pid), "bool"
+            ),
+            Measurement.single("checked out while a session is left open", forgotten, ""),
+        ),
+        explanation=Message(
+            text_.RETURNED,
+            {
+                "pid": pid,
+                "after_execute": after_execute,
+                "after_commit": after_commit,
+                "pid_again": pid_again,
+                "after_close": after_close,
+                "next_pid": next_pid,
+                "forgotten": forgotten,
+            },
+        ),
+        versions=ctx.versions("sqlalchemy"),
+        **decided(
+            Verdict.CONFIRMED if returned else Verdict.REFUTED,
+            Message(text_.DECIDED_BY_THE_POOL_S_CHECKED),
+        ).fields(),
+    )
+    return LabOutput(findings=(finding,), tables=(table,))
+
+
+async def _session_pid(session: AsyncSession) -> int:
+    return int((await session.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
 # -- 3. pool_recycle ----------------------------------------------------------------------
@@ -240,7 +384,11 @@ async def _recycle(ctx: LabContext) -> LabOutput:
         await long_lived.dispose()
     replaced = young == first and old != first
     unprotected = not early_death.ok
-    outcome_text = f"raised {early_death.error_name}" if unprotected else "succeeded"
+    outcome = (
+        Message(text_.RAISED, {"error": early_death.error_name})
+        if unprotected
+        else Message(text_.SUCCEEDED)
+    )
     return LabOutput(
         findings=(
             Finding(
@@ -264,24 +412,62 @@ async def _recycle(ctx: LabContext) -> LabOutput:
                         "request failed after an early death", as_float(unprotected), "bool"
                     ),
                 ),
-                verdict=Verdict.CONFIRMED if replaced and unprotected else Verdict.REFUTED,
-                explanation=(
-                    f"With pool_recycle=1 the connection on backend {first} was reused at once "
-                    f"(backend {young}) and replaced after 1.2 s (backend {old}). With "
-                    f"pool_recycle=3600, backend {doomed} was terminated at age < 1 s and the "
-                    f"next request {outcome_text}"
-                    ": recycling only looks at the connection's age, never at its health."
+                explanation=Message(
+                    text_.RECYCLE,
+                    {
+                        "first": first,
+                        "young": young,
+                        "old": old,
+                        "doomed": doomed,
+                        "outcome": outcome,
+                    },
                 ),
+                versions=ctx.versions("sqlalchemy"),
+                **decided(
+                    Verdict.CONFIRMED if replaced and unprotected else Verdict.REFUTED,
+                    Message(text_.DECIDED_BY_BACKEND_PIDS_BEFORE_AND),
+                ).fields(),
             ),
         ),
     )
 
 
-# -- 5. statement_timeout -----------------------------------------------------------------
-async def _statement_timeout(ctx: LabContext) -> LabOutput:
-    ctx.progress.start("pool: statement_timeout", 1)
+# -- 5. statement_timeout, and command_timeout used as one --------------------------------
+async def _timeouts(ctx: LabContext) -> LabOutput:
+    ctx.progress.start("pool: statement_timeout and command_timeout", 2)
+    statement = await _statement_timeout(ctx)
+    ctx.progress.advance()
+    command = await _command_timeout(ctx)
+    ctx.progress.advance()
+    return LabOutput(
+        findings=(_statement_finding(ctx, statement), _command_finding(ctx, statement, command))
+    )
+
+
+@dataclass(frozen=True)
+class _TimedQuery:
+    """What a too-long query did under a timeout."""
+
+    setting: str
+    error: str | None
+    sqlstate: str | None
+    message: str
+    elapsed_s: float
+    pid: int
+    next_pid: int | None
+    backend_alive: bool
+
+    @property
+    def kept(self) -> bool:
+        """Whether the same backend served the next request."""
+        return self.next_pid == self.pid
+
+
+async def _statement_timeout(ctx: LabContext) -> _TimedQuery:
     engine = ctx.engine(
-        connect_args={"server_settings": {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}}
+        pool_size=1,
+        max_overflow=0,
+        connect_args={"server_settings": {"statement_timeout": str(STATEMENT_TIMEOUT_MS)}},
     )
     try:
         async with engine.connect() as conn:
@@ -291,40 +477,148 @@ async def _statement_timeout(ctx: LabContext) -> LabOutput:
             slow = await attempt(conn.execute(text("SELECT pg_sleep(:s)"), {"s": SLEEP_S}))
             elapsed = time.perf_counter() - started
             await conn.rollback()
-            pid_after = await attempt(backend_pid(conn))
+            again = await attempt(backend_pid(conn))
     finally:
         await engine.dispose()
-    ctx.progress.advance()
     orig = getattr(slow.error, "orig", None)
-    sqlstate = getattr(orig, "sqlstate", None)
-    cancelled = sqlstate == "57014"
-    usable = pid_after.ok and pid_after.value == pid
-    return LabOutput(
-        findings=(
-            Finding(
-                key="pool.statement-timeout",
-                claim=(
-                    "statement_timeout sent through asyncpg's server_settings cancels a query "
-                    "that runs longer; the connection stays usable."
-                ),
-                source=SECTION,
-                quote=STATEMENT_TIMEOUT_QUOTE,
-                measurements=(
-                    Measurement.single(
-                        "pg_sleep(1.1) cancelled (SQLSTATE 57014)", as_float(cancelled), "bool"
-                    ),
-                    Measurement.single("time until the error", elapsed, "s"),
-                    Measurement.single("same backend usable afterwards", as_float(usable), "bool"),
-                ),
-                verdict=Verdict.CONFIRMED if cancelled and usable else Verdict.REFUTED,
-                explanation=(
-                    f"SHOW statement_timeout said {setting!r}. SELECT pg_sleep({SLEEP_S}) raised "
-                    f"{slow.error_name or 'nothing'} (SQLSTATE {sqlstate}: "
-                    f"{str(orig).splitlines()[0] if orig else '-'}) after {elapsed:.2f} s. "
-                    f"After a rollback the same connection (backend {pid}) answered again: "
-                    f"{usable}. The server cancels the statement, not the session, so the pool "
-                    "keeps the connection."
-                ),
+    return _TimedQuery(
+        setting=str(setting),
+        error=slow.error_name,
+        sqlstate=getattr(orig, "sqlstate", None),
+        message=str(orig).splitlines()[0] if orig else "-",
+        elapsed_s=elapsed,
+        pid=pid,
+        next_pid=again.value if again.ok else None,
+        backend_alive=again.ok,
+    )
+
+
+async def _command_timeout(ctx: LabContext) -> _TimedQuery:
+    engine = ctx.engine(
+        pool_size=1, max_overflow=0, connect_args={"command_timeout": COMMAND_TIMEOUT_S}
+    )
+    try:
+        pid = await pid_of_next_checkout(engine)
+        started = time.perf_counter()
+        slow = await attempt(_sleep_query(engine))
+        elapsed = time.perf_counter() - started
+        alive = await backend_alive(ctx.workspace.dsn, pid)
+        following = await attempt(pid_of_next_checkout(engine))
+    finally:
+        await engine.dispose()
+    return _TimedQuery(
+        setting=f"command_timeout={COMMAND_TIMEOUT_S}",
+        error=slow.error_name,
+        sqlstate=getattr(getattr(slow.error, "orig", None), "sqlstate", None),
+        message=str(slow.error).splitlines()[0] if slow.error and str(slow.error) else "-",
+        elapsed_s=elapsed,
+        pid=pid,
+        next_pid=following.value if following.ok else None,
+        backend_alive=alive,
+    )
+
+
+async def _sleep_query(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT pg_sleep(:s)"), {"s": SLEEP_S})
+
+
+def _statement_finding(ctx: LabContext, result: _TimedQuery) -> Finding:
+    cancelled = result.sqlstate == "57014"
+    return Finding(
+        key="pool.statement-timeout",
+        claim=(
+            "statement_timeout sent through asyncpg's server_settings cancels a query "
+            "that runs longer; the connection stays usable."
+        ),
+        source=SECTION,
+        quote=STATEMENT_TIMEOUT_QUOTE,
+        measurements=(
+            Measurement.single(
+                "pg_sleep(1.1) cancelled (SQLSTATE 57014)", as_float(cancelled), "bool"
             ),
+            Measurement.single("time until the error", result.elapsed_s, "s"),
+            Measurement.single("same backend usable afterwards", as_float(result.kept), "bool"),
+        ),
+        explanation=Message(
+            text_.STATEMENT_TIMEOUT,
+            {
+                "setting": result.setting,
+                "sleep": SLEEP_S,
+                "error": result.error or "nothing",
+                "sqlstate": result.sqlstate,
+                "message": result.message,
+                "elapsed": format_value(result.elapsed_s, "s"),
+                "pid": result.pid,
+                "usable": YES_NO[result.kept],
+            },
+        ),
+        versions=ctx.versions("postgresql", "asyncpg"),
+        **decided(
+            Verdict.CONFIRMED if cancelled and result.kept else Verdict.REFUTED,
+            Message(text_.DECIDED_BY_THE_ERROR_S_SQLSTATE),
+        ).fields(),
+    )
+
+
+def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQuery) -> Finding:
+    bounded = command.error is not None and 0.8 * COMMAND_TIMEOUT_S <= command.elapsed_s <= 3.0
+    alike = bounded and command.error == statement.error and command.kept == statement.kept
+    verdict = Verdict.CONFIRMED if alike else Verdict.DEPENDS if bounded else Verdict.REFUTED
+    values = {
+        "statement_error": statement.error or "nothing",
+        "statement_kept": YES_NO[statement.kept],
+        "error": command.error or "nothing",
+        "kept": YES_NO[command.kept],
+    }
+    return Finding(
+        key="pool.command-timeout",
+        claim=(
+            "asyncpg's command_timeout can stand in for statement_timeout: a query running "
+            "longer fails with the same timeout error and the pooled connection stays."
+        ),
+        source=SECTION + " (statement_timeout 설정; asyncpg connect(command_timeout=...))",
+        quote="1000ms -> 1s 이상 걸리는 쿼리 요청에 대해 timeout 에러",
+        measurements=(
+            Measurement.single(
+                f"command_timeout={COMMAND_TIMEOUT_S}: raised builtins.TimeoutError",
+                as_float(command.error == "builtins.TimeoutError"),
+                "bool",
+            ),
+            Measurement.single("command_timeout: time until the error", command.elapsed_s, "s"),
+            Measurement.single(
+                "command_timeout: backend still on the server",
+                as_float(command.backend_alive),
+                "bool",
+            ),
+            Measurement.single(
+                "command_timeout: next checkout on the same backend", as_float(command.kept), "bool"
+            ),
+        ),
+        explanation=Message(
+            text_.COMMAND_TIMEOUT,
+            {
+                "timeout": COMMAND_TIMEOUT_S,
+                "sleep": SLEEP_S,
+                "error": command.error or "nothing",
+                "elapsed": format_value(command.elapsed_s, "s"),
+                "pid": command.pid,
+                "alive": YES_NO[command.backend_alive],
+                "next_pid": command.next_pid,
+                "statement_ms": STATEMENT_TIMEOUT_MS,
+                "statement_error": statement.error or "nothing",
+                "statement_elapsed": format_value(statement.elapsed_s, "s"),
+                "statement_kept": YES_NO[statement.kept],
+            },
+        ),
+        versions=ctx.versions("postgresql", "sqlalchemy", "asyncpg"),
+        **decided(verdict, Message(text_.COMMAND_TIMEOUT_READINGS, values)).fields(
+            depends_on=(
+                Dependency(
+                    on="setting",
+                    name="statement_timeout or command_timeout",
+                    detail=Message(text_.COMMAND_TIMEOUT_READINGS, values),
+                ),
+            )
         ),
     )

@@ -18,8 +18,11 @@ from sqlalchemy.pool import QueuePool
 
 from sqla_lab.instruments.pool import PoolMonitor
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import Message, format_value
 from sqla_lab.lab.outcome import attempt
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import decided
+from sqla_lab.labs.pool import _messages as words
 from sqla_lab.labs.pool._support import SECTION, as_float, count_backends
 
 __all__ = [
@@ -112,15 +115,22 @@ async def limits(ctx: LabContext) -> LabOutput:
                 "checkout wait max (30 requests)", snapshot.wait_max_ms or 0.0, "ms"
             ),
         ),
-        verdict=Verdict.CONFIRMED if timed_out and in_bounds else Verdict.REFUTED,
-        explanation=(
-            f"Ten connections held, the 11th request raised {eleventh.error_name or 'nothing'} "
-            f"after {eleventh.elapsed_s:.2f} s. Thirty concurrent requests holding a connection "
-            f"0.1 s each never had more than {snapshot.peak_checked_out} connections; they "
-            f"queued in waves (wait p50 {snapshot.wait_p50_ms or 0:.1f} ms, p95 "
-            f"{snapshot.wait_p95_ms or 0:.1f} ms, max {snapshot.wait_max_ms or 0:.1f} ms), and "
-            "pool_timeout bounds that queueing, not the query."
+        explanation=Message(
+            words.TIMEOUT,
+            {
+                "error": eleventh.error_name or "nothing",
+                "elapsed": format_value(eleventh.elapsed_s, "s"),
+                "peak": snapshot.peak_checked_out,
+                "p50": format_value(snapshot.wait_p50_ms or 0.0, "ms"),
+                "p95": format_value(snapshot.wait_p95_ms or 0.0, "ms"),
+                "max": format_value(snapshot.wait_max_ms or 0.0, "ms"),
+            },
         ),
+        versions=ctx.versions("sqlalchemy"),
+        **decided(
+            Verdict.CONFIRMED if timed_out and in_bounds else Verdict.REFUTED,
+            Message(words.DECIDED_BY_THE_11TH_CHECKOUT_S),
+        ).fields(),
     )
     overflow_finding = Finding(
         key="pool.overflow",
@@ -130,8 +140,12 @@ async def limits(ctx: LabContext) -> LabOutput:
         measurements=(
             Measurement.single("overflow closed on return", as_float(overflow_ok), "bool"),
         ),
-        verdict=Verdict.CONFIRMED if overflow_ok else Verdict.REFUTED,
         explanation=overflow_text,
+        versions=ctx.versions("sqlalchemy"),
+        **decided(
+            Verdict.CONFIRMED if overflow_ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_THE_POOL_S_CONNECTS),
+        ).fields(),
     )
     return LabOutput(
         findings=(timeout_finding, overflow_finding),
@@ -162,7 +176,7 @@ async def limits(ctx: LabContext) -> LabOutput:
     )
 
 
-async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, str]:
+async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, Message]:
     """Check out pool_size + max_overflow connections and give them back, step by step."""
     size, overflow, app = 2, 2, "sqla-lab-pool-overflow"
     engine = ctx.engine(
@@ -205,11 +219,17 @@ async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, str]:
         await engine.dispose()
     final = rows[-1]
     ok = final[5] == size + overflow and final[6] == overflow and final[7] == size
-    text_ = (
-        f"pool_size={size}, max_overflow={overflow}: checking out {size + overflow} connections "
-        f"opened {final[5]}; giving them back closed {final[6]} (the pool keeps {size}), and "
-        f"the server then had {final[7]} backends for this engine. pool.status() at the end: "
-        f"'{final[1]}'."
+    text_ = Message(
+        words.OVERFLOW,
+        {
+            "size": size,
+            "overflow": overflow,
+            "total": size + overflow,
+            "connects": final[5],
+            "closes": final[6],
+            "backends": final[7],
+            "status": final[1],
+        },
     )
     table = Table(
         key="pool.overflow-steps",

@@ -20,8 +20,11 @@ from sqlalchemy.pool import Pool, QueuePool
 
 from sqla_lab.instruments.pool import PoolMonitor
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import Message, format_value
 from sqla_lab.lab.outcome import attempt
-from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import decided
+from sqla_lab.labs.pool import _messages as text
 from sqla_lab.labs.pool._support import backend_pid
 
 __all__ = ["SEED_SETTINGS", "settings_survey"]
@@ -199,19 +202,20 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
         if in_sqlalchemy == 0
         else Verdict.DEPENDS
     )
-    explanation = (
-        f"SQLAlchemy's pool has {in_sqlalchemy} of the seed's {total} settings under its own "
-        "names (looked up in the installed signatures); asyncpg and psycopg_pool have others "
-        "(see the table). Substitutes: pre-warming: a fresh engine opened "
-        f"{cold_snap.connects} connections while serving its first {warm_size} requests, a "
-        f"pre-warmed one {warm_snap.connects}; the very first request took "
-        f"{cold_first.elapsed_s * 1000:.2f} ms cold and {warm_first.elapsed_s * 1000:.2f} ms "
-        f"pre-warmed. pool_use_lifo: {checkouts} sequential requests on a warm pool of "
-        f"{warm_size} used {len(set(fifo_pids))} distinct backends with the default FIFO queue "
-        f"and {len(set(lifo_pids))} with LIFO, so with LIFO the surplus connections stay idle "
-        "and a server-side idle timeout (or pool_recycle) can retire them, which is the "
-        "nearest thing to a maximum idle time. Periodic idle tests do not exist in any of the "
-        "three; pool_pre_ping tests at checkout instead."
+    explanation = Message(
+        text.SETTINGS,
+        {
+            "in_sqlalchemy": in_sqlalchemy,
+            "total": total,
+            "cold_connects": cold_snap.connects,
+            "warm_connects": warm_snap.connects,
+            "warm_size": warm_size,
+            "cold_first": format_value(cold_first.elapsed_s * 1000, "ms"),
+            "warm_first": format_value(warm_first.elapsed_s * 1000, "ms"),
+            "checkouts": checkouts,
+            "fifo": len(set(fifo_pids)),
+            "lifo": len(set(lifo_pids)),
+        },
     )
     finding = Finding(
         key="pool.settings",
@@ -234,8 +238,19 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
             Measurement.single("distinct backends, FIFO", len(set(fifo_pids)), "backends"),
             Measurement.single("distinct backends, LIFO", len(set(lifo_pids)), "backends"),
         ),
-        verdict=verdict,
         explanation=explanation,
+        versions=ctx.versions("sqlalchemy", "asyncpg", "psycopg-pool"),
+        **decided(verdict, Message(text.DECIDED_BY_THE_PARAMETER_NAMES_IN)).fields(
+            depends_on=(
+                Dependency(
+                    on="version",
+                    name="which pool library",
+                    detail=Message(
+                        text.SETTINGS_LIBRARIES, {"in_sqlalchemy": in_sqlalchemy, "total": total}
+                    ),
+                ),
+            )
+        ),
     )
     reuse = Table(
         key="pool.fifo-vs-lifo",

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 __all__ = [
     "SECTION",
     "as_float",
+    "backend_alive",
     "backend_pid",
     "count_backends",
     "pid_of_next_checkout",
@@ -74,6 +75,17 @@ async def count_backends(dsn: str, application_name: str) -> int:
                 "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
                 application_name,
             )
+        )
+    finally:
+        await admin.close()
+
+
+async def backend_alive(dsn: str, pid: int) -> bool:
+    """Whether the server still has backend ``pid``."""
+    admin = await asyncpg.connect(dsn)
+    try:
+        return bool(
+            await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid)
         )
     finally:
         await admin.close()

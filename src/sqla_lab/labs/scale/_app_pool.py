@@ -21,6 +21,7 @@ from sqla_lab.labs.scale._common import (
     errors_table,
     measured_run,
     skipped,
+    verdict_fields,
 )
 from sqla_lab.labs.scale._jobs import EngineSpec, Job
 from sqla_lab.labs.scale._pgbouncer import NOT_FOUND
@@ -158,6 +159,8 @@ def judge_app_pool(queue: RunSummary, null: RunSummary) -> Finding:
                 "requests failed, so the two pools cannot be compared: "
                 f"{error_text((*queue.errors, *null.errors))}"
             ),
+            reason="requests failed, so the two pools cannot be compared",
+            settle="a run without failed requests",
         )
     ratio = null_p50 / queue_p50
     measurements[:0] = [
@@ -199,6 +202,11 @@ def judge_app_pool(queue: RunSummary, null: RunSummary) -> Finding:
         claim=CLAIM,
         source=f"{SQLA_PGBOUNCER}; {SQLA_POOL_SWITCHING}; {PGBOUNCER_FEATURES}",
         measurements=tuple(measurements),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a run without failed requests",
+            depends_on=("machine", "load and connection cost"),
+        ),
         explanation=f"{why}. {server}",
     )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqla_lab.lab import Finding, Table, Verdict, percentile
+from sqla_lab.lab.results import Dependency
 from sqla_lab.labs.scale._jobs import ErrorCount, Job, JobResult, merge_errors
 from sqla_lab.labs.scale._topology import Topology
 from sqla_lab.labs.scale._workers import WorkerPool
@@ -29,6 +31,7 @@ __all__ = [
     "errors_table",
     "measured_run",
     "skipped",
+    "verdict_fields",
 ]
 
 SQLA_PGBOUNCER = (
@@ -59,6 +62,25 @@ PG_SYNCHRONOUS_REPLICATION = (
     "https://www.postgresql.org/docs/current/warm-standby.html#SYNCHRONOUS-REPLICATION"
 )
 UVICORN_DEPLOYMENT = "https://www.uvicorn.org/deployment/"
+
+
+def verdict_fields(
+    verdict: Verdict,
+    why: str,
+    *,
+    settle: str = "a full run (sqla-lab run scale), with more rounds",
+    depends_on: tuple[str, str] = ("state", "the server's other connections"),
+) -> dict[str, Any]:
+    """The verdict and, as the framework requires, what backs a ``depends`` or an
+    ``inconclusive`` one: ``why`` (computed from the run) as the reason or the dependency's
+    detail, and what would settle an inconclusive verdict."""
+    fields: dict[str, Any] = {"verdict": verdict}
+    if verdict is Verdict.INCONCLUSIVE:
+        fields.update(reason=why, settle=settle)
+    elif verdict is Verdict.DEPENDS:
+        on, name = depends_on
+        fields["depends_on"] = (Dependency(on=on, name=name, detail=why),)
+    return fields
 
 
 def skipped(*, key: str, claim: str, source: str, reason: str) -> Finding:

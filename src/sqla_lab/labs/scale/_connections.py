@@ -24,6 +24,7 @@ from sqla_lab.labs.scale._common import (
     errors_table,
     measured_run,
     skipped,
+    verdict_fields,
 )
 from sqla_lab.labs.scale._jobs import EngineSpec, Job
 from sqla_lab.labs.scale._pgbouncer import NOT_FOUND
@@ -249,7 +250,12 @@ def judge_max_connections(direct: dict[int, RunSummary], *, per_worker: int) -> 
             Measurement.single("requests refused with SQLSTATE 53300", refusals, ""),
             Measurement.single("other failures", others, ""),
         ),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a sweep reaching the predicted worker count (the full run)",
+            depends_on=("state", "other connections to the server"),
+        ),
         explanation=f"{why}.{said}",
     )
 
@@ -294,7 +300,12 @@ def judge_pgbouncer(pooled: dict[int, RunSummary], direct: dict[int, RunSummary]
                 f"requests/s through PgBouncer / direct at {largest} workers", ratio, "x"
             ),
         ),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="more workers than the server has free slots (the full run)",
+            depends_on=("state", "other clients of the server"),
+        ),
         explanation=(
             f"{why}. Throughput through the pool is {ratio:.2f}x the direct run's at "
             f"{largest} workers: {TXN_POOL.pool_size} server connections serve "

@@ -13,6 +13,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_PREPARED_CACHE,
     RunSummary,
     error_text,
+    verdict_fields,
 )
 from sqla_lab.labs.scale._variants import (
     ASYNCPG_CACHE_ONLY,
@@ -100,7 +101,12 @@ def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
                 if first is not None
             ),
         ),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a pooler in transaction mode where the defaults clash",
+            depends_on=("state", "failures other than prepared statements"),
+        ),
         explanation=f"{why}.{_clash_kinds(one, many)}",
     )
 
@@ -192,6 +198,11 @@ def judge_fixes(outcomes: list[Outcome], *, clashed: bool) -> Finding:
         claim=FIXES_CLAIM,
         source=f"{SQLA_PGBOUNCER}; {SQLA_PREPARED_CACHE}; {ASYNCPG_FAQ}; {PGBOUNCER_CONFIG}",
         measurements=tuple(measurements),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a pooler in transaction mode where the defaults clash",
+            depends_on=("setting", "which fix"),
+        ),
         explanation=" ".join(p for p in (f"{why}.{cost_text}", half_text, missing) if p),
     )

@@ -45,6 +45,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_ROUTING,
     RunSummary,
     error_text,
+    verdict_fields,
 )
 from sqla_lab.labs.scale._jobs import EngineSpec, Job
 from sqla_lab.labs.scale._topology import Topology
@@ -362,7 +363,12 @@ def judge_read_your_writes(
         claim=ROUTING_CLAIM,
         source=f"{SQLA_ROUTING}; {PG_HOT_STANDBY}; {PG_SYNCHRONOUS_COMMIT}",
         measurements=tuple(measurements),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a primary with a synchronous standby, and more reads under a write load",
+            depends_on=("state", "replication"),
+        ),
         explanation=(
             f"{why}. Under {load.requests_per_s:.0f} rows/s of writes a read from the replica "
             f"first saw a row {lag.p50:.2f} ms (p50), {lag.p95:.2f} ms (p95) after its commit "
@@ -408,7 +414,12 @@ def judge_remote_apply_cost(
             applied,
             Measurement.single("remote_apply / local commit time", ratio, "x"),
         ),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="more commits, on a quieter machine (the full run)",
+            depends_on=("machine", "load"),
+        ),
         explanation=(
             f"{why}; 'on' took {flushed.value / local.value:.2f}x."
             + (

@@ -32,6 +32,7 @@ from sqla_lab.labs.scale._common import (
     error_text,
     errors_table,
     skipped,
+    verdict_fields,
 )
 from sqla_lab.labs.scale._jobs import Job
 from sqla_lab.labs.scale._pgbouncer import NOT_FOUND
@@ -281,7 +282,12 @@ def judge_service_workers(runs: dict[tuple[str, int], RunSummary]) -> Finding:
         claim=WORKERS_CLAIM,
         source=UVICORN_DEPLOYMENT,
         measurements=tuple(measurements),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="a longer run without failed requests (the full run)",
+            depends_on=("machine", "CPUs shared by the workers, PostgreSQL and the load"),
+        ),
         explanation=(
             f"{why}. This machine has {cpus} CPUs, shared by the uvicorn workers, PostgreSQL "
             "and the load generator, so a second worker competes for the same cores: the "
@@ -347,6 +353,11 @@ def judge_service_pgbouncer(runs: dict[tuple[str, int], RunSummary]) -> Finding:
         claim=PGBOUNCER_CLAIM,
         source=f"{PGBOUNCER_FEATURES}; {UVICORN_DEPLOYMENT}",
         measurements=tuple(measurements),
-        verdict=verdict,
+        **verdict_fields(
+            verdict,
+            why,
+            settle="more load than the direct service's own pool needs",
+            depends_on=("machine", "CPUs"),
+        ),
         explanation=f"{why}. Throughput through PgBouncer against directly: {cost}.",
     )

@@ -1,9 +1,15 @@
 """Two asyncio tasks on one shared session: the ``sessions`` lab's collision experiment.
 
-Collisions are made deterministic rather than timed: the first task's statement waits on a
-lock held by another connection, :func:`collide` polls ``pg_locks`` until it really waits, and
-only then lets the second task act on the same session. Split out of
-:mod:`sqla_lab.labs.sessions` to keep that module about scoping.
+Collisions are made deterministic rather than timed, in both windows where they can happen:
+
+* **connection held** (:func:`collide`): the session already has its connection; the first
+  task's statement waits on a lock held by another connection, ``pg_locks`` is polled until it
+  really waits, and only then does the second task act on the same session;
+* **connection being opened** (:func:`collide_while_opening`): the session has no connection
+  yet; the engine's ``async_creator`` holds the first task's connect at a gate until the second
+  task has acted.
+
+Split out of :mod:`sqla_lab.labs.sessions` to keep that module about scoping.
 """
 
 from __future__ import annotations
@@ -13,17 +19,23 @@ import gc
 import logging
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import asyncpg
 from sqlalchemy import delete, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.orm import scoped_session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.errors import LabError
+from sqla_lab.lab.messages import Message, join
 from sqla_lab.lab.outcome import OK, attempt, warning_names
-from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import decided
+from sqla_lab.labs.sessions import _messages as words
 
 __all__ = [
     "COLLISIONS",
@@ -32,7 +44,9 @@ __all__ = [
     "SEED_SOURCE",
     "SETTLE_S",
     "collide",
+    "collide_while_opening",
     "collision_finding",
+    "opening_row",
     "seed_registry",
 ]
 
@@ -177,31 +191,129 @@ async def _close_wrecked(session: AsyncSession) -> str:
     return outcome
 
 
-def collision_finding(table: Table, caught: tuple[str, ...]) -> Finding:
-    failed = [row for row in table.rows if row[2] != OK or row[4] != OK]
-    kinds = sorted(
-        {str(cell).split(":")[0] for row in table.rows for cell in (row[2], row[4]) if cell != OK}
-    )
-    verdict = (
-        Verdict.CONFIRMED
-        if len(failed) == len(table.rows)
-        else Verdict.DEPENDS
-        if failed
-        else Verdict.REFUTED
-    )
-    quiet = [f"{row[0]}+{row[1]}" for row in table.rows if row not in failed]
-    queued = [f"{row[0]}+{row[1]}" for row in table.rows if row not in failed and not row[3]]
-    orphaned = {f"{row[0]}+{row[1]}": int(str(row[6])) for row in table.rows if row[6]}
-    notes = ""
+async def collide_while_opening(
+    url: Any, dsn: str, first: str, second: str, tag: str
+) -> tuple[str, bool, str]:
+    """Run ``second`` on a session while ``first`` on it waits for its connection to open.
+
+    Returns:
+        The second's outcome, whether it finished while the first still waited, the first's
+        outcome.
+    """
+    gate, opening = asyncio.Event(), asyncio.Event()
+
+    async def creator() -> Any:
+        opening.set()
+        await gate.wait()
+        return await asyncpg.connect(dsn)
+
+    engine = create_async_engine(url, poolclass=NullPool, async_creator=creator)
+    row_id = -(uuid.uuid4().int % 1_000_000_000) - 1
+    try:
+        session = AsyncSession(engine)
+
+        async def run_first() -> None:
+            if first == "execute":
+                await session.execute(text("SELECT 1"))
+            else:
+                session.add(UserEntity(id=row_id, name=f"{tag}-opening"))
+                await session.commit()
+
+        async def run_second() -> None:
+            operation: Any = getattr(session, second)
+            await (operation(text("SELECT 1")) if second == "execute" else operation())
+
+        first_task = asyncio.create_task(_described(run_first))
+        await opening.wait()
+        second_task = asyncio.create_task(_described(run_second))
+        done, _ = await asyncio.wait({second_task}, timeout=SETTLE_S)
+        gate.set()
+        first_outcome, second_outcome = await asyncio.gather(first_task, second_task)
+        await _close_wrecked(session)
+    finally:
+        gate.set()
+        await engine.dispose()
+    return second_outcome, bool(done), first_outcome
+
+
+def _kinds(outcomes: list[str]) -> list[str]:
+    return sorted({o.split(":")[0] for o in outcomes if o != OK})
+
+
+def collision_finding(
+    held: Table,
+    opening: Table,
+    caught: tuple[str, ...],
+    *,
+    versions: Mapping[str, str] | None = None,
+) -> Finding:
+    """``sessions.shared-session-collides``, in both windows."""
+    held_failed = [row for row in held.rows if row[2] != OK or row[4] != OK]
+    held_quiet = [f"{row[0]}+{row[1]}" for row in held.rows if row not in held_failed]
+    queued = [f"{row[0]}+{row[1]}" for row in held.rows if row not in held_failed and not row[3]]
+    orphaned = {f"{row[0]}+{row[1]}": int(str(row[6])) for row in held.rows if row[6]}
+    trials_failed = [int(str(row[3])) for row in opening.rows]
+    trials = [int(str(row[4])) for row in opening.rows]
+    open_failed = [
+        row
+        for row, failed, n in zip(opening.rows, trials_failed, trials, strict=True)
+        if failed == n
+    ]
+    tried = len(held.rows) + len(opening.rows)
+    failed = len(held_failed) + len(open_failed)
+    if failed == tried:
+        verdict = Verdict.CONFIRMED
+    elif failed == 0:
+        verdict = Verdict.REFUTED
+    else:
+        verdict = Verdict.DEPENDS
+    windows = {
+        "held_failed": len(held_failed),
+        "held_tried": len(held.rows),
+        "open_failed": len(open_failed),
+        "open_tried": len(opening.rows),
+    }
+    notes: list[Message] = []
     if queued:
-        notes += (
-            f" In {', '.join(queued)} the second task simply waited for the first: SQLAlchemy's "
-            "asyncpg adapter serialises statements on one connection with a lock."
-        )
+        notes.append(Message(words.COLLISIONS_HELD_QUEUED, {"pairs": ", ".join(queued)}))
     if orphaned:
-        notes += (
-            f" In {', '.join(orphaned)} the failed call left the connection checked out with "
-            "no session holding it: only the garbage collector terminated it."
+        notes.append(Message(words.COLLISIONS_ORPHANED, {"pairs": ", ".join(orphaned)}))
+    if caught:
+        notes.append(
+            Message(
+                words.COLLISIONS_WARNINGS, {"warnings": "; ".join(w.rstrip(".") for w in caught)}
+            )
+        )
+    none = Message(words.NONE)
+    held_outcomes = [str(c) for row in held.rows for c in (row[2], row[4])]
+    open_outcomes = [str(c) for row in opening.rows for c in (row[2], row[5])]
+    explanation = Message(
+        words.COLLISIONS,
+        {
+            **windows,
+            "held_kinds": ", ".join(_kinds(held_outcomes)) or none,
+            "held_quiet": ", ".join(held_quiet) or none,
+            "open_kinds": ", ".join(_kinds(open_outcomes)) or none,
+            "trials": max(trials, default=0),
+            "open_trials_failed": sum(trials_failed),
+            "open_trials": sum(trials),
+            "notes": join(notes, ""),
+        },
+    )
+    depends_on = [
+        Dependency(
+            on="state",
+            name="whether the session already holds a connection",
+            detail=Message(words.COLLISIONS_WINDOWS, windows),
+        )
+    ]
+    if held_quiet:
+        depends_on.append(
+            Dependency(
+                on="state",
+                name="which operations collide",
+                detail=Message(words.COLLISION_QUIET, {"pairs": ", ".join(held_quiet)}),
+            )
         )
     return Finding(
         key="sessions.shared-session-collides",
@@ -209,18 +321,35 @@ def collision_finding(table: Table, caught: tuple[str, ...]) -> Finding:
         source=SEED_SOURCE,
         quote="동일 세션에 대한 task가 비동기 적으로 동시에 처리된다면 에러 발생",
         measurements=(
-            Measurement.single("pairs with an error", len(failed), ""),
-            Measurement.single("pairs tried", len(table.rows), ""),
+            Measurement.single("pairs with an error, connection held", len(held_failed), ""),
+            Measurement.single("pairs tried, connection held", len(held.rows), ""),
             Measurement.single("connections orphaned", sum(orphaned.values()), ""),
+            Measurement.single("pairs with an error, connection opening", len(open_failed), ""),
+            Measurement.single("pairs tried, connection opening", len(opening.rows), ""),
+            Measurement.single(
+                "second tasks failed, connection opening (all trials)", sum(trials_failed), ""
+            ),
+            Measurement.single("second tasks tried, connection opening", sum(trials), ""),
         ),
-        verdict=verdict,
-        explanation=(
-            f"{len(failed)} of {len(table.rows)} operation pairs raised. Exceptions seen: "
-            + (", ".join(kinds) or "none")
-            + ". Pairs without an error: "
-            + (", ".join(quiet) or "none")
-            + "."
-            + notes
-            + (f" Warnings: {'; '.join(w.rstrip('.') for w in caught)}." if caught else "")
+        explanation=explanation,
+        versions=versions or {},
+        **decided(verdict, Message(words.COLLISIONS_WINDOWS, windows)).fields(
+            depends_on=depends_on
         ),
+    )
+
+
+def opening_row(first: str, second: str, outcomes: list[tuple[str, bool, str]]) -> tuple[Cell, ...]:
+    """The opening-window table row for one pair, from its trials."""
+    seconds = Counter(o[0] for o in outcomes)
+    firsts = Counter(o[2] for o in outcomes)
+    failed = sum(o[0] != OK for o in outcomes)
+    return (
+        first,
+        second,
+        seconds.most_common(1)[0][0],
+        failed,
+        len(outcomes),
+        firsts.most_common(1)[0][0],
+        sum(o[1] for o in outcomes),
     )

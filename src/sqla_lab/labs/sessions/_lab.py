@@ -20,7 +20,7 @@ import threading
 import tracemalloc
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,14 +36,33 @@ from sqlalchemy.pool import NullPool
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import YES_NO, Message, format_value
 from sqla_lab.lab.outcome import warning_names
-from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import (
+    Band,
+    Scale,
+    combine,
+    decided,
+    describe_estimate,
+    judge,
+    paired_difference,
+    paired_ratio,
+)
+from sqla_lab.labs.sessions import _messages as words
+from sqla_lab.labs.sessions._await_order import (
+    await_order,
+    await_order_finding,
+    await_table,
+)
 from sqla_lab.labs.sessions._collisions import (
     COLLISIONS,
     PID,
     SEED_SOURCE,
     collide,
+    collide_while_opening,
     collision_finding,
+    opening_row,
     seed_registry,
 )
 
@@ -51,7 +70,9 @@ __all__ = [
     "COLLISION_TABLE",
     "CONCURRENT",
     "DOCS_SOURCE",
+    "OPENING_TABLE",
     "PLAIN",
+    "PLAIN_CLOSE",
     "PLAIN_EMPTY",
     "SCOPED",
     "SCOPED_EMPTY",
@@ -63,6 +84,7 @@ DOCS_SOURCE = "https://docs.sqlalchemy.org/en/20/orm/extensions/asyncio.html"
 #: How many tasks or threads hold a session at the same time in the scoping experiments.
 CONCURRENT = 4
 COLLISION_TABLE = "sessions.collisions"
+OPENING_TABLE = "sessions.collisions-opening"
 
 
 @dataclass(frozen=True)
@@ -81,7 +103,8 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
     try:
         async with engine.begin() as conn:
             await conn.run_sync(UserEntity.metadata.create_all)
-        ctx.progress.start("sessions: scoping and collisions", 4 + len(COLLISIONS))
+        trials = ctx.repetitions(full=10, quick=3)
+        ctx.progress.start("sessions: scoping and collisions", 4 + 2 * len(COLLISIONS))
         shared, shared_warnings = await _thread_scoped_in_asyncio(engine)
         ctx.progress.advance()
         rows: list[tuple[Cell, ...]] = []
@@ -95,7 +118,18 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
                 ctx.progress.advance()
         finally:
             await wreckable.dispose()
+        opening_rows: list[tuple[Cell, ...]] = []
+        for first, second in COLLISIONS:
+            outcomes = [
+                await collide_while_opening(
+                    ctx.workspace.url, ctx.workspace.dsn, first, second, tag
+                )
+                for _ in range(trials)
+            ]
+            opening_rows.append(opening_row(first, second, outcomes))
+            ctx.progress.advance()
         collision_warnings = tuple(seen)
+        order = await await_order()
         threads = await asyncio.to_thread(_threads_with_sync_engine, ctx.workspace.sync_url)
         ctx.progress.advance()
         per_task = await _task_scoped(engine)
@@ -122,16 +156,35 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
         ),
         rows=tuple(rows),
     )
+    opening = Table(
+        key=OPENING_TABLE,
+        title=(
+            "Two tasks on one shared AsyncSession: the second acts while the first's "
+            "connection is being opened"
+        ),
+        columns=(
+            "first (opening)",
+            "second",
+            "second's outcome",
+            "trials the second failed",
+            "trials",
+            "first's outcome",
+            "trials the second finished while the first waited",
+        ),
+        rows=tuple(opening_rows),
+    )
+    sqlalchemy_asyncpg = ctx.versions("sqlalchemy", "asyncpg")
     return LabOutput(
         findings=(
-            _shared_finding(shared, shared_warnings),
-            collision_finding(table, collision_warnings),
-            _threads_finding(threads),
-            _task_scoped_finding(per_task),
-            _leak_finding(leak),
-            _per_request_finding(per_request, costs),
+            _shared_finding(shared, shared_warnings, ctx.versions("sqlalchemy")),
+            collision_finding(table, opening, collision_warnings, versions=sqlalchemy_asyncpg),
+            await_order_finding(order, ctx.versions("python")),
+            _threads_finding(threads, ctx.versions("sqlalchemy", "psycopg")),
+            _task_scoped_finding(per_task, ctx.versions("sqlalchemy")),
+            _leak_finding(leak, ctx.versions("sqlalchemy", "python")),
+            _per_request_finding(per_request, costs, sqlalchemy_asyncpg),
         ),
-        tables=(table,),
+        tables=(table, opening, await_table(order)),
     )
 
 
@@ -254,6 +307,7 @@ async def _registry_leak(ctx: LabContext, engine: AsyncEngine) -> _Leak:
 
 
 PLAIN = "async_sessionmaker per request"
+PLAIN_CLOSE = "async_sessionmaker per request, await session.close()"
 SCOPED = "async_scoped_session + remove()"
 PLAIN_EMPTY = "async_sessionmaker per request, no query"
 SCOPED_EMPTY = "async_scoped_session + remove(), no query"
@@ -275,6 +329,13 @@ def session_cost_variants(engine: AsyncEngine) -> dict[str, Callable[[], Awaitab
         await registry().execute(text("SELECT 1"))
         await registry.remove()
 
+    async def plain_close() -> None:
+        session = maker()
+        try:
+            await session.execute(text("SELECT 1"))
+        finally:
+            await session.close()
+
     async def plain_empty() -> None:
         async with maker():
             pass
@@ -283,13 +344,19 @@ def session_cost_variants(engine: AsyncEngine) -> dict[str, Callable[[], Awaitab
         registry()
         await registry.remove()
 
-    return {PLAIN: plain, SCOPED: scoped, PLAIN_EMPTY: plain_empty, SCOPED_EMPTY: scoped_empty}
+    return {
+        PLAIN: plain,
+        PLAIN_CLOSE: plain_close,
+        SCOPED: scoped,
+        PLAIN_EMPTY: plain_empty,
+        SCOPED_EMPTY: scoped_empty,
+    }
 
 
 async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]:
     samples = await sample_interleaved(
         session_cost_variants(engine),
-        repetitions=ctx.repetitions(full=500, quick=50),
+        repetitions=ctx.repetitions(full=500, quick=120),
         warmup=5,
         progress=ctx.progress,
         description="sessions: per-request vs scoped cost",
@@ -313,7 +380,9 @@ def _scoping_measurements(holders: list[_Holder], who: str) -> tuple[Measurement
     )
 
 
-def _shared_finding(holders: list[_Holder], caught: tuple[str, ...]) -> Finding:
+def _shared_finding(
+    holders: list[_Holder], caught: tuple[str, ...], versions: Mapping[str, str]
+) -> Finding:
     sessions, pids = _distinct(holders)
     shared = sessions == 1 and pids == 1
     deprecated = [w for w in caught if w.startswith("SADeprecationWarning")]
@@ -326,17 +395,24 @@ def _shared_finding(holders: list[_Holder], caught: tuple[str, ...]) -> Finding:
             *_scoping_measurements(holders, "tasks"),
             Measurement.single("distinct deprecation warnings", len(deprecated), ""),
         ),
-        verdict=Verdict.CONFIRMED if shared else Verdict.REFUTED,
-        explanation=(
-            f"{len(holders)} tasks under asyncio.gather got {sessions} distinct session(s) on "
-            f"{pids} backend pid(s). Warnings this SQLAlchemy gave: "
-            + ("; ".join(caught) or "none")
-            + "."
+        explanation=Message(
+            words.SCOPED_SHARED,
+            {
+                "tasks": len(holders),
+                "sessions": sessions,
+                "pids": pids,
+                "warnings": "; ".join(caught) or Message(words.NONE),
+            },
         ),
+        versions=versions,
+        **decided(
+            Verdict.CONFIRMED if shared else Verdict.REFUTED,
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND),
+        ).fields(),
     )
 
 
-def _threads_finding(results: list[tuple[_Holder, bool]]) -> Finding:
+def _threads_finding(results: list[tuple[_Holder, bool]], versions: Mapping[str, str]) -> Finding:
     holders = [holder for holder, _ in results]
     sessions, pids = _distinct(holders)
     stable = all(same for _, same in results)
@@ -349,16 +425,24 @@ def _threads_finding(results: list[tuple[_Holder, bool]]) -> Finding:
             *_scoping_measurements(holders, "threads"),
             Measurement.single("same session on a second call in a thread", stable, ""),
         ),
-        verdict=Verdict.CONFIRMED if ok else Verdict.REFUTED,
-        explanation=(
-            f"{len(holders)} threads (psycopg 3, all holding their session at once) got "
-            f"{sessions} distinct sessions on {pids} backend pids; calling the registry again "
-            f"in the same thread returned the same session: {stable}."
+        explanation=Message(
+            words.THREADS,
+            {
+                "threads": len(holders),
+                "sessions": sessions,
+                "pids": pids,
+                "stable": YES_NO[stable],
+            },
         ),
+        versions=versions,
+        **decided(
+            Verdict.CONFIRMED if ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND_2),
+        ).fields(),
     )
 
 
-def _task_scoped_finding(result: tuple[list[_Holder], int]) -> Finding:
+def _task_scoped_finding(result: tuple[list[_Holder], int], versions: Mapping[str, str]) -> Finding:
     holders, left = result
     sessions, pids = _distinct(holders)
     ok = sessions == pids == len(holders)
@@ -371,16 +455,19 @@ def _task_scoped_finding(result: tuple[list[_Holder], int]) -> Finding:
             *_scoping_measurements(holders, "tasks"),
             Measurement.single("sessions left in the registry", left, ""),
         ),
-        verdict=Verdict.CONFIRMED if ok else Verdict.REFUTED,
-        explanation=(
-            f"{len(holders)} tasks under asyncio.gather, all holding their session at once, got "
-            f"{sessions} distinct sessions on {pids} backend pids; after each task awaited "
-            f"remove(), {left} sessions were left in the registry."
+        explanation=Message(
+            words.TASK_SCOPED,
+            {"tasks": len(holders), "sessions": sessions, "pids": pids, "left": left},
         ),
+        versions=versions,
+        **decided(
+            Verdict.CONFIRMED if ok else Verdict.REFUTED,
+            Message(words.DECIDED_BY_DISTINCT_SESSIONS_AND_BACKEND),
+        ).fields(),
     )
 
 
-def _leak_finding(leak: _Leak) -> Finding:
+def _leak_finding(leak: _Leak, versions: Mapping[str, str]) -> Finding:
     per_task = leak.bytes_without_remove / leak.tasks
     leaks = leak.kept_without_remove == leak.tasks and leak.kept_with_remove == 0
     return Finding(
@@ -395,26 +482,72 @@ def _leak_finding(leak: _Leak) -> Finding:
             Measurement.single("memory retained without remove()", leak.bytes_without_remove, "B"),
             Measurement.single("memory retained with remove()", leak.bytes_with_remove, "B"),
         ),
-        verdict=Verdict.CONFIRMED if leaks else Verdict.REFUTED,
-        explanation=(
-            f"After {leak.tasks:,} finished tasks the registry still held "
-            f"{leak.kept_without_remove:,} sessions (and, as keys, the finished Task objects): "
-            f"{leak.bytes_without_remove / 1e6:.1f} MB retained, {per_task / 1024:.1f} KiB per "
-            f"task (tracemalloc). With remove() it held {leak.kept_with_remove} and retained "
-            f"{leak.bytes_with_remove / 1e3:.1f} kB."
+        explanation=Message(
+            words.LEAK,
+            {
+                "tasks": f"{leak.tasks:,}",
+                "kept": f"{leak.kept_without_remove:,}",
+                "retained": f"{leak.bytes_without_remove / 1e6:.1f} MB",
+                "per_task": f"{per_task / 1024:.1f} KiB",
+                "kept_removed": leak.kept_with_remove,
+                "retained_removed": f"{leak.bytes_with_remove / 1e3:.1f} kB",
+            },
         ),
+        versions=versions,
+        **decided(
+            Verdict.CONFIRMED if leaks else Verdict.REFUTED,
+            Message(words.DECIDED_BY_SESSIONS_LEFT_IN_THE),
+        ).fields(),
     )
 
 
-def _per_request_finding(holders: list[_Holder], costs: dict[str, Measurement]) -> Finding:
+def _similar_cost() -> Scale:
+    return Scale(
+        (
+            Band(2 / 3, Verdict.REFUTED, words.SCOPED_CHEAPER),
+            Band(1.5, Verdict.CONFIRMED, words.SIMILAR),
+            Band(float("inf"), Verdict.REFUTED, words.PER_REQUEST_CHEAPER),
+        )
+    )
+
+
+def _close_matters(verdicts: Mapping[str, Verdict]) -> Verdict:
+    """The cost claim holds for the usual 'async with', or depends on how the session closes."""
+    if verdicts["async with"] is Verdict.CONFIRMED:
+        return Verdict.CONFIRMED
+    if verdicts["close()"] is Verdict.CONFIRMED:
+        return Verdict.DEPENDS
+    return Verdict.REFUTED
+
+
+def _per_request_finding(
+    holders: list[_Holder], costs: dict[str, Measurement], versions: Mapping[str, str]
+) -> Finding:
     sessions, pids = _distinct(holders)
     correct = sessions == pids == len(holders)
-    ratio = costs[SCOPED].value / costs[PLAIN].value
-    empty_ratio = costs[SCOPED_EMPTY].value / costs[PLAIN_EMPTY].value
-    similar = 2 / 3 <= ratio <= 1.5
-    verdict = Verdict.CONFIRMED if similar else Verdict.DEPENDS
+
+    def samples(name: str) -> tuple[float, ...]:
+        return costs[name].samples
+
+    ratio = paired_ratio(samples(SCOPED), samples(PLAIN))
+    close_ratio = paired_ratio(samples(SCOPED), samples(PLAIN_CLOSE))
+    empty_ratio = paired_ratio(samples(SCOPED_EMPTY), samples(PLAIN_EMPTY))
+    with_cost = paired_difference(samples(PLAIN), samples(PLAIN_CLOSE))
+    judgement = combine(
+        {
+            "async with": judge(ratio, _similar_cost(), what="scoped / per-request", unit="x"),
+            "close()": judge(
+                close_ratio, _similar_cost(), what="scoped / per-request with close()", unit="x"
+            ),
+        },
+        _close_matters,
+    )
     if not correct:
-        verdict = Verdict.REFUTED
+        judgement = decided(Verdict.REFUTED, Message(words.DECIDED_BY_THE_REQUESTS_DID_NOT))
+    ratios = {
+        "ratio": describe_estimate(ratio, "x"),
+        "close_ratio": describe_estimate(close_ratio, "x"),
+    }
     return Finding(
         key="sessions.session-per-request",
         claim="A plain async_sessionmaker per unit of work is as correct as "
@@ -423,17 +556,38 @@ def _per_request_finding(holders: list[_Holder], costs: dict[str, Measurement]) 
         measurements=(
             *_scoping_measurements(holders, "requests"),
             *costs.values(),
-            Measurement.single("scoped / per-request, with SELECT 1", ratio, "x"),
-            Measurement.single("scoped / per-request, no query", empty_ratio, "x"),
+            ratio.measurement("scoped / per-request, with SELECT 1", "x"),
+            close_ratio.measurement("scoped / per-request closed with close(), with SELECT 1", "x"),
+            empty_ratio.measurement("scoped / per-request, no query", "x"),
+            with_cost.measurement(
+                "'async with' over 'await session.close()'", "µs", kind="difference"
+            ),
         ),
-        verdict=verdict,
-        explanation=(
-            f"{len(holders)} concurrent requests got {sessions} sessions on {pids} pids. "
-            f"Median per unit of work (SELECT 1): per-request {costs[PLAIN].value:.0f} µs, "
-            f"scoped + remove() {costs[SCOPED].value:.0f} µs ({ratio:.2f}x); session life "
-            f"cycle alone: {costs[PLAIN_EMPTY].value:.1f} µs vs "
-            f"{costs[SCOPED_EMPTY].value:.1f} µs ({empty_ratio:.2f}x). 'async with' closes the "
-            "session in a task of its own (so a cancelled request still cleans up), which is "
-            "most of what the plain way pays extra when there is no query."
+        explanation=Message(
+            words.PER_REQUEST,
+            {
+                **ratios,
+                "requests": len(holders),
+                "sessions": sessions,
+                "pids": pids,
+                "rounds": ratio.n,
+                "plain": format_value(costs[PLAIN].value, "µs"),
+                "plain_close": format_value(costs[PLAIN_CLOSE].value, "µs"),
+                "scoped": format_value(costs[SCOPED].value, "µs"),
+                "plain_empty": format_value(costs[PLAIN_EMPTY].value, "µs"),
+                "scoped_empty": format_value(costs[SCOPED_EMPTY].value, "µs"),
+                "empty_ratio": describe_estimate(empty_ratio, "x"),
+                "with_cost": describe_estimate(with_cost, "µs", kind="difference"),
+            },
+        ),
+        versions=versions,
+        **judgement.fields(
+            depends_on=(
+                Dependency(
+                    on="setting",
+                    name="how the session is closed",
+                    detail=Message(words.PER_REQUEST_CLOSE, ratios),
+                ),
+            )
         ),
     )

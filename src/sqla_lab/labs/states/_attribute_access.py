@@ -7,14 +7,19 @@ Split out of :mod:`sqla_lab.labs.states` to keep that module about the state mac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
 from sqla_lab.database import Database
 from sqla_lab.demo.models import PostEntity, UserEntity
+from sqla_lab.lab.messages import YES_NO, Message
 from sqla_lab.lab.outcome import OK, attempt
 from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import decided
+from sqla_lab.labs.states import _messages as words
 
 __all__ = [
     "ASYNC_DOCS",
@@ -131,42 +136,46 @@ async def _requery(session: AsyncSession, user_id: int) -> None:
     await session.execute(select(UserEntity).where(UserEntity.id == user_id))
 
 
-def access_findings(table: Table, stray_warnings: tuple[str, ...]) -> tuple[Finding, ...]:
+def access_findings(
+    table: Table, stray_warnings: tuple[str, ...], versions: Mapping[str, str]
+) -> tuple[Finding, ...]:
     outcomes = {str(row[0]): str(row[2]) for row in table.rows}
     expired = outcomes["expired after commit"]
     lazy = outcomes["persistent, posts not loaded"]
     detached = outcomes["detached, posts not loaded"]
     fixes = {case: outcome for case, outcome in outcomes.items() if case.startswith("fix:")}
     fixed = sum(outcome == OK for outcome in fixes.values())
-    note = f" Warnings seen: {'; '.join(stray_warnings)}." if stray_warnings else ""
+    note: Message | str = (
+        Message(words.WARNINGS, {"warnings": "; ".join(stray_warnings)}) if stray_warnings else ""
+    )
+    raised_greenlet = expired.endswith(".MissingGreenlet")
+    raised_detached = detached.endswith(".DetachedInstanceError")
     return (
         Finding(
             key="states.expired-access",
             claim="Reading an expired attribute in async code raises MissingGreenlet.",
             source=ASYNC_DOCS,
-            measurements=(Measurement.single("raised", expired.endswith(".MissingGreenlet"), ""),),
-            verdict=(
-                Verdict.CONFIRMED if expired.endswith(".MissingGreenlet") else Verdict.REFUTED
+            measurements=(Measurement.single("raised", raised_greenlet, ""),),
+            explanation=Message(
+                words.EXPIRED_ACCESS, {"expired": expired, "lazy": lazy, "warnings": note}
             ),
-            explanation=(
-                f"user.name after commit with expire_on_commit=True raised {expired}; an "
-                f"unloaded relationship on a persistent object raised {lazy}: both would need "
-                "implicit IO, which asyncio cannot do outside a greenlet." + note
-            ),
+            versions=versions,
+            **decided(
+                Verdict.CONFIRMED if raised_greenlet else Verdict.REFUTED,
+                Message(words.DECIDED_BY_THE_EXCEPTION_THE_READ),
+            ).fields(),
         ),
         Finding(
             key="states.detached-lazy-load",
             claim="Lazy-loading a relationship on a detached object raises DetachedInstanceError.",
             source=DOCS_SOURCE,
-            measurements=(
-                Measurement.single("raised", detached.endswith(".DetachedInstanceError"), ""),
-            ),
-            verdict=(
-                Verdict.CONFIRMED
-                if detached.endswith(".DetachedInstanceError")
-                else Verdict.REFUTED
-            ),
-            explanation=f"user.posts on a detached object (posts never loaded) raised {detached}.",
+            measurements=(Measurement.single("raised", raised_detached, ""),),
+            explanation=Message(words.DETACHED_LAZY, {"detached": detached}),
+            versions=versions,
+            **decided(
+                Verdict.CONFIRMED if raised_detached else Verdict.REFUTED,
+                Message(words.DECIDED_BY_THE_EXCEPTION_THE_READ),
+            ).fields(),
         ),
         Finding(
             key="states.access-fixes",
@@ -179,14 +188,20 @@ def access_findings(table: Table, stray_warnings: tuple[str, ...]) -> tuple[Find
                 Measurement.single("fixes that worked", fixed, ""),
                 Measurement.single("fixes tried", len(fixes), ""),
             ),
-            verdict=Verdict.CONFIRMED if fixed == len(fixes) else Verdict.REFUTED,
-            explanation="; ".join(f"{case[5:]}: {outcome}" for case, outcome in fixes.items())
-            + ".",
+            explanation=Message(
+                words.ACCESS_FIXES,
+                {"fixes": tuple(f"{case[5:]}: {outcome}" for case, outcome in fixes.items())},
+            ),
+            versions=versions,
+            **decided(
+                Verdict.CONFIRMED if fixed == len(fixes) else Verdict.REFUTED,
+                Message(words.DECIDED_BY_WHAT_EACH_FIXED_READ),
+            ).fields(),
         ),
     )
 
 
-def stale_finding(stale: dict[str, bool]) -> Finding:
+def stale_finding(stale: dict[str, bool], versions: Mapping[str, str]) -> Finding:
     stale_read = stale["stale after the other session committed"]
     verdict = Verdict.CONFIRMED if stale_read and stale["fresh after refresh"] else Verdict.REFUTED
     return Finding(
@@ -198,12 +213,14 @@ def stale_finding(stale: dict[str, bool]) -> Finding:
         source=SEED_SOURCE,
         quote="expire_on_commit=False 로 설정하면 ... 다만 이 방법은 expire 문제를 야기할수 있음",
         measurements=tuple(Measurement.single(name, value, "") for name, value in stale.items()),
-        verdict=verdict,
-        explanation=(
-            f"Old value still shown after the other session committed: {stale_read}; still "
-            f"shown after re-running SELECT for that row in the same session: "
-            f"{stale['stale after re-selecting the row']} (the identity map keeps loaded "
-            "attributes unless the query uses populate_existing); new value after "
-            f"refresh(): {stale['fresh after refresh']}."
+        explanation=Message(
+            words.STALE,
+            {
+                "after_commit": YES_NO[stale_read],
+                "after_requery": YES_NO[stale["stale after re-selecting the row"]],
+                "after_refresh": YES_NO[stale["fresh after refresh"]],
+            },
         ),
+        versions=versions,
+        **decided(verdict, Message(words.DECIDED_BY_THE_ATTRIBUTE_S_VALUE)).fields(),
     )

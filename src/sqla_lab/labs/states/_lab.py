@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from sqlalchemy import delete, inspect
@@ -26,8 +26,11 @@ from sqla_lab.database import Database
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.instruments.states import StateTracer
 from sqla_lab.lab import LabContext, LabOutput, lab
+from sqla_lab.lab.messages import Message, join
 from sqla_lab.lab.outcome import warning_names
-from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.results import Cell, Chart, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.stats import decided
+from sqla_lab.labs.states import _messages as words
 from sqla_lab.labs.states._attribute_access import (
     DOCS_SOURCE,
     SEED_SOURCE,
@@ -35,6 +38,12 @@ from sqla_lab.labs.states._attribute_access import (
     async_access,
     stale_finding,
     stale_read,
+)
+from sqla_lab.labs.states._transactions import (
+    flush_commit,
+    flush_commit_finding,
+    isolation_finding,
+    isolation_levels,
 )
 
 __all__ = [
@@ -80,7 +89,7 @@ async def states_lab(ctx: LabContext) -> LabOutput:
     """An ORM object goes transient -> pending -> persistent -> expired -> detached."""
     db = ctx.database()
     tag = f"states-lab-{uuid.uuid4().hex[:8]}"
-    ctx.progress.start("states: journey, operations, async access, stale reads", 4)
+    ctx.progress.start("states: journey, operations, async access, transactions", 6)
     try:
         await db.create_schema(UserEntity.metadata)
         with warnings.catch_warnings(record=True) as caught:
@@ -96,6 +105,10 @@ async def states_lab(ctx: LabContext) -> LabOutput:
             access_rows = await async_access(db, tag)
             ctx.progress.advance()
             stale = await stale_read(db, tag)
+            ctx.progress.advance()
+            flushed = await flush_commit(db, tag)
+            ctx.progress.advance()
+            isolation = await isolation_levels(db, tag)
             ctx.progress.advance()
         async with db.session() as session:
             await session.execute(delete(UserEntity).where(UserEntity.name.startswith(tag)))
@@ -121,16 +134,19 @@ async def states_lab(ctx: LabContext) -> LabOutput:
         rows=tuple(access_rows),
     )
     stray = warning_names(caught)
+    versions = ctx.versions("sqlalchemy")
     return LabOutput(
         findings=(
-            _journey_finding(state_table),
-            _commit_finding(state_table),
-            _refresh_finding(state_table),
-            _operations_finding(operations_table),
-            *access_findings(access_table, stray),
-            stale_finding(stale),
+            _journey_finding(state_table, versions),
+            _commit_finding(state_table, versions),
+            _refresh_finding(state_table, versions),
+            _operations_finding(operations_table, versions),
+            *access_findings(access_table, stray, versions),
+            stale_finding(stale, versions),
+            flush_commit_finding(flushed, ctx.versions("postgresql", "sqlalchemy", "asyncpg")),
+            isolation_finding(isolation, ctx.versions("postgresql")),
         ),
-        tables=(state_table, operations_table, access_table),
+        tables=(state_table, operations_table, access_table, isolation),
         charts=(
             Chart(key="states.state-grid", title=state_table.title, kind="grid", table=STATE_TABLE),
             Chart(
@@ -273,7 +289,7 @@ def _true_flags(table: Table, expire: bool, step: str) -> list[str]:
     return [f for f in STATE_FLAGS if _cell(table, expire, step, f)]
 
 
-def _journey_finding(table: Table) -> Finding:
+def _journey_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     expected = {"new": "transient", "add": "pending", "flush": "persistent"}
     measured = {
         (expire, step): _true_flags(table, expire, step)
@@ -281,9 +297,12 @@ def _journey_finding(table: Table) -> Finding:
         for step in expected
     }
     matches = sum(flags == [expected[step]] for (_, step), flags in measured.items())
-    verdict = Verdict.CONFIRMED if matches == len(measured) else Verdict.REFUTED
-    described = "; ".join(
-        f"after {step}: {', '.join(measured[(True, step)]) or 'no flag'}" for step in expected
+    described = tuple(
+        Message(
+            words.JOURNEY_STEP,
+            {"step": step, "flags": ", ".join(measured[(True, step)]) or Message(words.NO_FLAG)},
+        )
+        for step in expected
     )
     return Finding(
         key="states.journey",
@@ -293,30 +312,32 @@ def _journey_finding(table: Table) -> Finding:
             "transient: 세션에 추가되지 않은 상태 / pending: 세션에 추가된 상태 / persistent: flush"
         ),
         measurements=(Measurement.single("steps matching the seed", matches, "of 6"),),
-        verdict=verdict,
-        explanation=(
-            f"{matches} of 6 (step, expire_on_commit) pairs show exactly the seed's state. "
-            f"Measured with expire_on_commit=True: {described}."
-        ),
+        explanation=Message(words.JOURNEY, {"matches": matches, "described": described}),
+        versions=versions,
+        **decided(
+            Verdict.CONFIRMED if matches == len(measured) else Verdict.REFUTED,
+            Message(words.DECIDED_BY_THE_STATE_FLAGS_INSPECT),
+        ).fields(),
     )
 
 
-def _commit_finding(table: Table) -> Finding:
+def _commit_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     expired = {e: _cell(table, e, "commit", "expired") for e in (True, False)}
     persistent = {e: _cell(table, e, "commit", "persistent") for e in (True, False)}
     still_persistent = all(persistent.values())
-    verdict = Verdict.REFUTED if still_persistent else Verdict.CONFIRMED
-    explanation = (
-        f"After commit the object is expired={expired[True]} with expire_on_commit=True and "
-        f"expired={expired[False]} with False, and persistent={persistent[True]} / "
-        f"{persistent[False]}. "
-    )
-    explanation += (
-        "So 'expired' is not a state of its own: it is a flag on a persistent object whose "
-        "attributes will be reloaded on next access; the object stays in the session and in "
-        "its identity map."
-        if still_persistent
-        else "The object left the persistent state on commit."
+    explanation = join(
+        [
+            Message(
+                words.COMMIT_EXPIRED,
+                {
+                    "expired_true": expired[True],
+                    "expired_false": expired[False],
+                    "persistent_true": persistent[True],
+                    "persistent_false": persistent[False],
+                },
+            ),
+            Message(words.COMMIT_STAYS if still_persistent else words.COMMIT_LEFT),
+        ]
     )
     return Finding(
         key="states.commit-expired",
@@ -330,16 +351,21 @@ def _commit_finding(table: Table) -> Finding:
             Measurement.single("expired after commit (expire_on_commit=False)", expired[False], ""),
             Measurement.single("persistent after commit (both settings)", still_persistent, ""),
         ),
-        verdict=verdict,
         explanation=explanation,
+        versions=versions,
+        **decided(
+            Verdict.REFUTED if still_persistent else Verdict.CONFIRMED,
+            Message(words.DECIDED_BY_THE_STATE_FLAGS_AFTER),
+        ).fields(),
     )
 
 
-def _refresh_finding(table: Table) -> Finding:
+def _refresh_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     detached = {e: _cell(table, e, "refresh", "detached") for e in (True, False)}
-    after_refresh = _true_flags(table, True, "refresh")
-    after_close = _true_flags(table, True, "close")
+    after_refresh = ", ".join(_true_flags(table, True, "refresh"))
+    after_close = ", ".join(_true_flags(table, True, "close"))
     verdict = Verdict.CONFIRMED if all(detached.values()) else Verdict.REFUTED
+    values = {"after_refresh": after_refresh, "after_close": after_close}
     return Finding(
         key="states.refresh-detached",
         claim="session.refresh(obj) detaches the object (it is 'out of the session').",
@@ -354,14 +380,11 @@ def _refresh_finding(table: Table) -> Finding:
             ),
             Measurement.single("detached after close", _cell(table, True, "close", "detached"), ""),
         ),
-        verdict=verdict,
-        explanation=(
-            f"After refresh the flags set are {', '.join(after_refresh)}; after close they are "
-            f"{', '.join(after_close)}. refresh() reloads the row into the same, still attached "
-            "object (and clears the expiry); it is close() (or expunge) that detaches."
-            if verdict is Verdict.REFUTED
-            else f"After refresh the flags set are {', '.join(after_refresh)}."
+        explanation=Message(
+            words.REFRESH_KEEPS if verdict is Verdict.REFUTED else words.REFRESH_DETACHES, values
         ),
+        versions=versions,
+        **decided(verdict, Message(words.DECIDED_BY_THE_DETACHED_FLAG_AFTER)).fields(),
     )
 
 
@@ -394,8 +417,8 @@ def _flags_of(table: Table, operation: str, step: str) -> str:
     raise KeyError((operation, step))
 
 
-def _operations_finding(table: Table) -> Finding:
-    mismatches: list[tuple[str, str]] = []
+def _operations_finding(table: Table, versions: Mapping[str, str]) -> Finding:
+    mismatches: list[tuple[str, Message]] = []
     for row in table.rows:
         expected = DOCUMENTED_STATES[(str(row[0]), str(row[1]))]
         flags = [f for f in STATE_FLAGS if f != "expired" and row[table.columns.index(f)]]
@@ -403,29 +426,42 @@ def _operations_finding(table: Table) -> Finding:
             mismatches.append(
                 (
                     str(row[0]),
-                    f"{row[0]} / {row[1]}: documented {expected}, measured "
-                    f"{', '.join(flags) or 'no flag'}",
+                    Message(
+                        words.OPERATIONS_MISMATCH,
+                        {
+                            "operation": str(row[0]),
+                            "step": str(row[1]),
+                            "expected": expected,
+                            "measured": ", ".join(flags) or Message(words.NO_FLAG),
+                        },
+                    ),
                 )
             )
     only_without_expiry = bool(mismatches) and all(
         operation.endswith("expire_on_commit=False") for operation, _ in mismatches
     )
+    depends_on: tuple[Dependency, ...] = ()
     if not mismatches:
         verdict = Verdict.CONFIRMED
-        explanation = f"All {len(table.rows)} steps left the object in the documented state."
+        explanation = Message(words.OPERATIONS_ALL, {"steps": len(table.rows)})
     else:
         verdict = Verdict.DEPENDS if only_without_expiry else Verdict.REFUTED
-        explanation = "Differences: " + "; ".join(text for _, text in mismatches) + "."
+        differ = Message(words.OPERATIONS_DIFFER, {"mismatches": tuple(m for _, m in mismatches)})
+        parts: list[Message] = [differ]
         if only_without_expiry:
-            explanation += (
-                " They occur only with expire_on_commit=False: this SQLAlchemy detaches "
-                "deleted objects at commit only when it also expires (Session._remove_snapshot), "
-                "so with False a deleted object is not detached at commit; measured after "
-                f"close: {_flags_of(table, 'delete, expire_on_commit=False', 'close')}, after "
-                "the closed session was garbage-collected: "
-                f"{_flags_of(table, 'delete, expire_on_commit=False', 'session collected')} "
-                "(the flags are read through the session registry)."
+            parts.append(
+                Message(
+                    words.OPERATIONS_ONLY_WITHOUT_EXPIRY,
+                    {
+                        "after_close": _flags_of(table, "delete, expire_on_commit=False", "close"),
+                        "after_collect": _flags_of(
+                            table, "delete, expire_on_commit=False", "session collected"
+                        ),
+                    },
+                )
             )
+            depends_on = (Dependency(on="setting", name="expire_on_commit", detail=differ),)
+        explanation = join(parts, "")
     return Finding(
         key="states.operations",
         claim=(
@@ -438,6 +474,9 @@ def _operations_finding(table: Table) -> Finding:
             Measurement.single("steps as documented", len(table.rows) - len(mismatches), ""),
             Measurement.single("steps measured", len(table.rows), ""),
         ),
-        verdict=verdict,
         explanation=explanation,
+        versions=versions,
+        **decided(verdict, Message(words.DECIDED_BY_THE_STATE_FLAGS_AFTER_2)).fields(
+            depends_on=depends_on
+        ),
     )

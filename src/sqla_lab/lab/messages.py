@@ -1,0 +1,189 @@
+"""Explanations as parameterised messages: a template plus the values the run produced.
+
+A finding's explanation, the reason for its verdict and what would settle an inconclusive one
+are :class:`Message` objects, never pre-built strings: the *template* is a constant kept in one
+place per lab (marked with :func:`N_` so that ``pybabel extract -k N_`` finds it), the *values*
+come from the measurement. Rendering formats the template with the values::
+
+    FASTER = N_("pooling wins by {ratio:.1f}x over {rounds} interleaved rounds")
+    Message(FASTER, {"ratio": 9.8, "rounds": 30}).render()
+
+A translation hooks in at rendering time: ``message.render(catalog.gettext)`` translates the
+template (and every nested message's template) before the values are put in, so a translator
+sees ``"pooling wins by {ratio:.1f}x over {rounds} interleaved rounds"`` once, not one string
+per run. Values are numbers, words that need no translation (names of settings, exception
+classes, SQL), nested messages (phrases that do need translation) or tuples of those, which
+render joined with ``"; "``.
+
+Quantities are formatted with :func:`format_value`, the one place that decides how many digits
+a millisecond gets; the renderers (``report/``) use it too. :func:`format_value` never prints a
+negative duration or size: those are differences, and :mod:`sqla_lab.lab.stats` words them
+("0.2 ms less", "no measurable difference").
+
+Why our own class: gettext's ``_()`` translates a finished string, which would make every run's
+numbers part of the message id; Babel's lazy strings solve the same problem for web frameworks
+but would add a dependency to the toolkit for one ``str.format`` call.
+"""
+
+from __future__ import annotations
+
+import math
+import string
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "NON_NEGATIVE_UNITS",
+    "N_",
+    "YES_NO",
+    "Message",
+    "MessageValue",
+    "Translate",
+    "format_value",
+    "join",
+    "message_from_dict",
+]
+
+#: Units of quantities that cannot be negative: durations and sizes.
+NON_NEGATIVE_UNITS = frozenset({"ms", "µs", "us", "ns", "s", "B", "kB", "MB", "bytes"})
+
+Translate = Callable[[str], str]
+
+#: What a message value may be: JSON scalars, a nested message, or a tuple of either.
+MessageValue = Any
+
+
+def N_(template: str) -> str:
+    """Mark ``template`` for translation without translating it (gettext's ``N_``)."""
+    return template
+
+
+def _identity(text: str) -> str:
+    return text
+
+
+def format_value(value: float, unit: str) -> str:
+    """A number with sensible precision for its size and unit.
+
+    A negative duration or size (a unit in :data:`NON_NEGATIVE_UNITS`) is printed as its
+    magnitude followed by "less": it can only be a difference, and a cost is never negative.
+    """
+    if math.isinf(value):
+        # An unbounded ratio (the other side does not grow at all): no digits to print.
+        sign = "-" if value < 0 else ""
+        return f"{sign}∞x" if unit == "x" else f"{sign}∞ {unit}".rstrip()
+    if unit == "ratio":
+        return f"{value:.0%}"
+    if unit == "x":
+        return f"{value:.2f}x" if abs(value) < 10 else f"{value:.1f}x"
+    if unit == "bool":
+        return "yes" if value else "no"
+    if unit in NON_NEGATIVE_UNITS and value < 0:
+        return f"{format_value(-value, unit)} less"
+    magnitude = abs(value)
+    if magnitude >= 100 or value == int(value):
+        text = f"{value:,.0f}"
+    elif magnitude >= 1:
+        text = f"{value:.2f}"
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {unit}".rstrip()
+
+
+@dataclass(frozen=True)
+class Message:
+    """A template and the values that fill it; :meth:`render` makes the text.
+
+    Attributes:
+        template: ``str.format`` syntax; with no values it is the text itself (braces and all).
+        values: what the run produced, by placeholder name.
+    """
+
+    template: str
+    values: Mapping[str, MessageValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.values:
+            return
+        wanted = {
+            name.split(".")[0].split("[")[0]
+            for _, name, _, _ in string.Formatter().parse(self.template)
+            if name
+        }
+        missing = wanted - set(self.values)
+        if missing:
+            raise ValueError(f"message {self.template!r} lacks values for {sorted(missing)}")
+
+    def render(self, translate: Translate = _identity) -> str:
+        """The text, with ``translate`` applied to this template and every nested one."""
+        template = translate(self.template)
+        if not self.values:
+            return template
+        return template.format_map(
+            {name: _render_value(value, translate) for name, value in self.values.items()}
+        )
+
+    def __str__(self) -> str:
+        return self.render()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dictionary: the English text, the template and the values."""
+        return {
+            "text": self.render(),
+            "template": self.template,
+            "values": {name: _value_to_json(v) for name, v in self.values.items()},
+        }
+
+
+def join(parts: Sequence[Message | str], separator: str = " ") -> Message:
+    """One message of ``parts`` in order, ``separator`` between them.
+
+    Its template holds only placeholders and the separator, so it needs no translation: each
+    part is translated on its own.
+    """
+    escaped = separator.replace("{", "{{").replace("}", "}}")
+    if not parts:
+        return Message("")
+    return Message(
+        escaped.join(f"{{part{i}}}" for i in range(len(parts))),
+        {f"part{i}": part for i, part in enumerate(parts)},
+    )
+
+
+#: Yes and no, as every lab words an observed boolean (messages: they translate too).
+YES_NO = {True: Message(N_("yes")), False: Message(N_("no"))}
+
+
+def message_from_dict(data: Mapping[str, Any] | str) -> Message:
+    """Inverse of :meth:`Message.to_dict`; a plain string becomes a message without values."""
+    if isinstance(data, str):
+        return Message(data)
+    return Message(
+        data["template"],
+        {name: _value_from_json(v) for name, v in data.get("values", {}).items()},
+    )
+
+
+def _render_value(value: MessageValue, translate: Translate) -> object:
+    if isinstance(value, Message):
+        return value.render(translate)
+    if isinstance(value, tuple):
+        return "; ".join(str(_render_value(item, translate)) for item in value)
+    return value
+
+
+def _value_to_json(value: MessageValue) -> object:
+    if isinstance(value, Message):
+        return {"template": value.template, "values": value.to_dict()["values"]}
+    if isinstance(value, tuple):
+        return {"items": [_value_to_json(item) for item in value]}
+    return value
+
+
+def _value_from_json(value: object) -> MessageValue:
+    if isinstance(value, dict) and "items" in value:
+        return tuple(_value_from_json(item) for item in value["items"])
+    if isinstance(value, dict) and "template" in value:
+        return message_from_dict(value)
+    return value
