@@ -196,7 +196,8 @@ def test_a_database_match_knows_the_engines_of_a_schema_workspace() -> None:
     matches = DatabaseMatch(schema_url)
     try:
         assert "search_path" not in in_schema.sync_engine.url.query
-        assert matches(in_schema.sync_engine) and matches(in_schema_sync)
+        assert matches(in_schema.sync_engine)
+        assert matches(in_schema_sync)
         assert not matches(plain)
         assert not DatabaseMatch(make_url(URL))(in_schema_sync)
     finally:
