@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import pytest
@@ -182,8 +183,12 @@ async def test_a_database_target_sees_every_engine_on_it_and_no_other(
         try:
             async with made_in_the_block.connect() as conn:
                 await conn.execute(text("SELECT 'async'"))
-            with sync_engine.connect() as sync_conn:
-                sync_conn.execute(text("SELECT 'sync'"))
+
+            def in_a_thread() -> None:
+                with sync_engine.connect() as sync_conn:
+                    sync_conn.execute(text("SELECT 'sync, in a thread'"))
+
+            await asyncio.to_thread(in_a_thread)
             async with other_database.connect() as conn:
                 await conn.execute(text("SELECT 'another database'"))
             async with made_in_the_block.connect() as conn:
@@ -195,7 +200,7 @@ async def test_a_database_target_sees_every_engine_on_it_and_no_other(
             await other_database.dispose()
     assert [q.sql for q in recorder.queries] == [
         "SELECT 'async'",
-        "SELECT 'sync'",
+        "SELECT 'sync, in a thread'",
         "SELECT * FROM no_such_table",
     ]
     assert recorder.queries[-1].error == "ProgrammingError"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 import pytest
 
@@ -41,6 +41,36 @@ __all__ = [
 ]
 
 
+_Instrument = TypeVar("_Instrument")
+
+
+class _Block(Generic[_Instrument]):
+    """A block usable as ``with`` and ``async with`` (an instrument never awaits)."""
+
+    def __enter__(self) -> _Instrument:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> _Instrument:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        self.__exit__(exc_type, exc, tb)
+
+
 class _TestDatabase:
     """The test database's URL, asked of pytest only when a block watches it."""
 
@@ -52,7 +82,7 @@ class _TestDatabase:
         return url
 
 
-class QueryCountBlock:
+class QueryCountBlock(_Block["QueryRecorder"]):
     """A block that fails unless it sent ``expected`` statements (exactly, or at most).
 
     ``with`` and ``async with`` yield the :class:`~sqla_lab.QueryRecorder`. On leaving a block
@@ -112,20 +142,8 @@ class QueryCountBlock:
                 f"{count}\n{recorder.log.format()}"
             )
 
-    async def __aenter__(self) -> QueryRecorder:
-        return self.__enter__()
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        self.__exit__(exc_type, exc, tb)
-
-
-class NoNPlusOneBlock:
+class NoNPlusOneBlock(_Block["NPlusOneDetector"]):
     """A block that fails when an N+1 happened in it, or an eager load went unread.
 
     ``with`` and ``async with`` yield the :class:`~sqla_lab.NPlusOneDetector` (collecting, so
@@ -169,18 +187,6 @@ class NoNPlusOneBlock:
         lines = "\n".join(f"  {finding.message}" for finding in detector.findings)
         raise NPlusOneDetected(f"{len(detector.findings)} finding(s) in the block:\n{lines}")
 
-    async def __aenter__(self) -> NPlusOneDetector:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        self.__exit__(exc_type, exc, tb)
-
 
 class AssertQueries(Protocol):
     """What ``assert_num_queries`` and ``assert_max_queries`` are."""
@@ -209,26 +215,25 @@ def query_recorder(db_url: URL) -> Iterator[QueryRecorder]:
         yield recorder
 
 
-@pytest.fixture
-def assert_num_queries(request: pytest.FixtureRequest) -> AssertQueries:
-    """``with assert_num_queries(n, target=None):`` fails unless the block sends exactly n."""
+def _count_blocks(request: pytest.FixtureRequest, *, exact: bool) -> AssertQueries:
     database = _TestDatabase(request)
 
     def block(expected: int, target: RecorderTarget | None = None) -> QueryCountBlock:
-        return QueryCountBlock(database, expected, target, exact=True)
+        return QueryCountBlock(database, expected, target, exact=exact)
 
     return block
+
+
+@pytest.fixture
+def assert_num_queries(request: pytest.FixtureRequest) -> AssertQueries:
+    """``with assert_num_queries(n, target=None):`` fails unless the block sends exactly n."""
+    return _count_blocks(request, exact=True)
 
 
 @pytest.fixture
 def assert_max_queries(request: pytest.FixtureRequest) -> AssertQueries:
     """``with assert_max_queries(n, target=None):`` fails when the block sends more than n."""
-    database = _TestDatabase(request)
-
-    def block(expected: int, target: RecorderTarget | None = None) -> QueryCountBlock:
-        return QueryCountBlock(database, expected, target, exact=False)
-
-    return block
+    return _count_blocks(request, exact=False)
 
 
 @pytest.fixture
