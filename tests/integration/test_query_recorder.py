@@ -15,10 +15,10 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import NPlusOneDetector, QueryRecorder
+from sqla_lab import NPlusOneDetector, QueryRecorder, StatementCounter
 from sqla_lab.demo import UserEntity
 from sqla_lab.instruments._tap import harness_savepoints
 from sqla_lab.postgres import PostgresServer
@@ -72,6 +72,48 @@ async def test_session_target_ignores_other_sessions_on_the_same_engine(
         "SELECT 'mine'",
         "SELECT 'mine, new transaction'",
     ]
+
+
+@pytest.mark.parametrize(
+    "sqlalchemy_map",
+    [
+        pytest.param("public", id="SessionTransaction.connections"),
+        pytest.param("private", id="before-2.1.7"),
+    ],
+)
+async def test_a_session_begun_without_a_connection_is_recorded_from_its_first_statement(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+    sqlalchemy_map: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if sqlalchemy_map == "private" and hasattr(SessionTransaction, "connections"):
+        monkeypatch.delattr(SessionTransaction, "connections")
+    # add() begins the session's transaction but connects nothing yet: attaching must not
+    # ask for a connection (that would be I/O outside the greenlet: MissingGreenlet).
+    async with db_sessionmaker() as session:
+        session.add(UserEntity(name="begun, not connected"))
+        assert session.in_transaction()
+        with QueryRecorder(session) as recorder:
+            await session.execute(text("SELECT 'first'"))
+            await session.execute(text("SELECT 'held'"))  # adopted when it began
+            if sqlalchemy_map == "private":
+                # Attached while the connection is held: found in the map, recorded once.
+                with QueryRecorder(session) as later:
+                    await session.execute(text("SELECT 'later'"))
+                assert [q.sql for q in later.queries] == ["SELECT 'later'"]
+        await session.rollback()
+    assert [q.sql.split()[0] for q in recorder.queries][:3] == ["INSERT", "SELECT", "SELECT"]
+
+
+async def test_a_counted_session_begun_without_a_connection_counts_from_its_first_statement(
+    db_engine: AsyncEngine,
+) -> None:
+    async with AsyncSession(db_engine) as session:
+        session.add(UserEntity(name="begun, not connected"))
+        with StatementCounter(db_engine) as counter, counter.session(session) as tally:
+            await session.execute(text("SELECT 'first'"))
+        await session.rollback()
+    assert tally.count == 2  # the autoflush INSERT, then the SELECT
 
 
 async def test_connection_target_records_only_that_connection(db_engine: AsyncEngine) -> None:

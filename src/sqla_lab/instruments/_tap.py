@@ -133,9 +133,29 @@ def follow_session(
     bind = session.bind
     if isinstance(bind, Connection):
         on_connection(bind)
-    elif session.in_transaction():
-        # Already begun: its connection exists, so asking for it does no I/O.
-        on_connection(session.connection())
+        return
+    for connection in held_connections(session):
+        on_connection(connection)
+
+
+def held_connections(session: Session) -> frozenset[Connection]:
+    """The connections ``session``'s transaction holds now, without ever acquiring one.
+
+    A session can be begun without a connection (``add()`` autobegins; the connection comes
+    with the first statement): ``session.connection()`` would connect, which for an
+    ``AsyncSession`` is I/O outside its greenlet (``MissingGreenlet``). SQLAlchemy 2.1.7 reads
+    them with ``SessionTransaction.connections``; earlier 2.x keep the same map privately.
+    """
+    transaction = session.get_transaction()
+    if transaction is None:
+        return frozenset()
+    connections = getattr(transaction, "connections", None)
+    if connections is not None:
+        return frozenset(connections)
+    # SQLAlchemy < 2.1.7: the root transaction (what get_transaction() returns) keeps every
+    # connection of the session, keyed by engine and by connection, in this map.
+    held = transaction._connections
+    return frozenset(entry[0] for entry in held.values())
 
 
 class StatementTap:
