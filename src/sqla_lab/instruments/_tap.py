@@ -54,6 +54,7 @@ __all__ = [
     "StatementTap",
     "follow_session",
     "harness_savepoints",
+    "held_connections",
     "is_harness_statement",
 ]
 
