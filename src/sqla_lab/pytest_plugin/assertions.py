@@ -26,6 +26,7 @@ import pytest
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
+    from sqla_lab.instruments._core import Instrument
     from sqla_lab.instruments.n_plus_one import AllowEntry, DetectorTarget, NPlusOneDetector
     from sqla_lab.instruments.recorder import QueryRecorder, RecorderTarget
 
@@ -41,14 +42,28 @@ __all__ = [
 ]
 
 
-_Instrument = TypeVar("_Instrument")
+_Instrument = TypeVar("_Instrument", bound="Instrument")
 
 
 class _Block(Generic[_Instrument]):
-    """A block usable as ``with`` and ``async with`` (an instrument never awaits)."""
+    """A block usable as ``with`` and ``async with`` (an instrument never awaits).
+
+    A subclass makes its instrument (``_open``) and judges it once the block has left without
+    an exception (``_check``); the instrument's listeners are removed before either outcome.
+    """
+
+    _instrument: _Instrument | None = None
+
+    def _open(self) -> _Instrument:
+        raise NotImplementedError
+
+    def _check(self, instrument: _Instrument) -> None:
+        raise NotImplementedError
 
     def __enter__(self) -> _Instrument:
-        raise NotImplementedError
+        instrument = self._open()
+        self._instrument = instrument.__enter__()
+        return self._instrument
 
     def __exit__(
         self,
@@ -56,7 +71,12 @@ class _Block(Generic[_Instrument]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        raise NotImplementedError
+        __tracebackhide__ = True
+        instrument = self._instrument
+        assert instrument is not None, "the block was never entered"
+        instrument.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self._check(instrument)
 
     async def __aenter__(self) -> _Instrument:
         return self.__enter__()
@@ -105,27 +125,15 @@ class QueryCountBlock(_Block["QueryRecorder"]):
         self.exact = exact
         self._database = database
         self._target = target
-        self._recorder: QueryRecorder | None = None
 
-    def __enter__(self) -> QueryRecorder:
+    def _open(self) -> QueryRecorder:
         from sqla_lab.instruments.recorder import QueryRecorder
 
         target = self._target if self._target is not None else self._database.url()
-        self._recorder = QueryRecorder(target)
-        return self._recorder.__enter__()
+        return QueryRecorder(target)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _check(self, recorder: QueryRecorder) -> None:
         __tracebackhide__ = True
-        recorder = self._recorder
-        assert recorder is not None, "the block was never entered"
-        recorder.__exit__(exc_type, exc, tb)
-        if exc_type is not None:
-            return
         from sqla_lab.errors import ExpectationFailed, QueryBudgetExceeded
 
         count = recorder.count
@@ -161,26 +169,16 @@ class NoNPlusOneBlock(_Block["NPlusOneDetector"]):
         self._database = database
         self._target = target
         self._allow = tuple(allow)
-        self._detector: NPlusOneDetector | None = None
 
-    def __enter__(self) -> NPlusOneDetector:
+    def _open(self) -> NPlusOneDetector:
         from sqla_lab.instruments.n_plus_one import NPlusOneDetector
 
         target = self._target if self._target is not None else self._database.url()
-        self._detector = NPlusOneDetector(target, mode="collect", allow=self._allow)
-        return self._detector.__enter__()
+        return NPlusOneDetector(target, mode="collect", allow=self._allow)
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def _check(self, detector: NPlusOneDetector) -> None:
         __tracebackhide__ = True
-        detector = self._detector
-        assert detector is not None, "the block was never entered"
-        detector.__exit__(exc_type, exc, tb)
-        if exc_type is not None or not detector.findings:
+        if not detector.findings:
             return
         from sqla_lab.errors import NPlusOneDetected
 
