@@ -29,18 +29,18 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import itertools
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from sqlalchemy.engine import make_url
 
-from sqla_lab.labs.request._endpoints import build_app
+from sqla_lab.labs.request._endpoints import JOIN_SQL, build_app
+from sqla_lab.labs.request._measure import Call, asgi_get, concurrently
 from sqla_lab.service.app import create_app, tuned_gc
 from sqla_lab.service.engine import service_database
 from sqla_lab.service.errors import install_error_handlers
@@ -53,13 +53,8 @@ from sqla_lab.settings import Settings
 POOL_SIZE = 10
 SEED_USERS = 1000
 POSTS_PER_USER = 10
-CALLERS = 10
 LOOPBACK = "127.0.0.1"
 KINDS = ("service", "orm-bare", "orm-best", "raw", "raw-metrics")
-JOIN_SQL = (
-    "SELECT u.id, u.name, p.id AS post_id, p.title FROM users AS u "
-    "LEFT OUTER JOIN posts AS p ON p.user_id = u.id WHERE u.id = $1 ORDER BY p.id"
-)
 
 
 @contextmanager
@@ -128,6 +123,7 @@ def raw_asyncpg_app(dsn: str, *, metrics: bool = False) -> FastAPI:
         rows = await fetch(user_id)
         if not rows:
             raise HTTPException(404, f"user {user_id} not found")
+        # The service's own response models, as the service answers with them.
         posts = [
             PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
             for row in rows
@@ -191,52 +187,9 @@ def build(kind: str, dsn: str, url: str, gc_mode: str) -> FastAPI:
     return app
 
 
-def asgi_caller(app: FastAPI) -> Callable[[], Awaitable[None]]:
+def asgi_caller(app: FastAPI) -> Call:
     """A ``GET /users/{id}`` straight into ``app`` through ASGI: no server, no socket."""
-    ids = itertools.cycle(range(1, SEED_USERS + 1))
-
-    async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def call() -> None:
-        path = f"/users/{next(ids)}"
-        status = 0
-
-        async def send(message: Any) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "GET",
-            "scheme": "http",
-            "path": path,
-            "raw_path": path.encode(),
-            "query_string": b"",
-            "root_path": "",
-            "headers": [(b"host", b"127.0.0.1")],
-            "client": (LOOPBACK, 50000),
-            "server": (LOOPBACK, 80),
-        }
-        await app(scope, receive, send)
-        if status != 200:
-            raise RuntimeError(f"{path} answered {status}")
-
-    return call
-
-
-async def concurrently(call: Callable[[], Awaitable[None]], requests: int) -> None:
-    """``requests`` calls, :data:`CALLERS` at a time."""
-    per_caller, extra = divmod(requests, CALLERS)
-
-    async def caller(count: int) -> None:
-        for _ in range(count):
-            await call()
-
-    await asyncio.gather(*(caller(per_caller + (i < extra)) for i in range(CALLERS)))
+    return asgi_get(app, [f"/users/{user_id}" for user_id in range(1, SEED_USERS + 1)])
 
 
 async def _asgi_requests(kind: str, count: int, gc_mode: str) -> None:

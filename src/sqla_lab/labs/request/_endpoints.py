@@ -14,9 +14,9 @@ annotations`` here: FastAPI reads the endpoints' annotations at runtime, and som
 dependencies local to a factory.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Final
+from typing import Annotated, Any, Final, Protocol
 
 import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Path
@@ -34,10 +34,12 @@ __all__ = [
     "POOL_SIZE",
     "USER_WITH_POSTS",
     "PostOut",
+    "Row",
     "UserId",
     "UserOut",
     "build_app",
     "load_and_close",
+    "user_from_rows",
 ]
 
 POOL_SIZE: Final = 10
@@ -72,6 +74,22 @@ class UserOut(BaseModel):
     id: int
     name: str
     posts: list[PostOut]
+
+
+class Row(Protocol):
+    """A row of :data:`JOIN_SQL` as asyncpg (``Record``) or SQLAlchemy (``RowMapping``) gives it."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def user_from_rows(rows: Sequence[Row]) -> UserOut:
+    """The response model from the rows of :data:`JOIN_SQL` (at least one)."""
+    posts = [
+        PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
+        for row in rows
+        if row["post_id"] is not None
+    ]
+    return UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
 
 
 def _not_found(user_id: int) -> HTTPException:
@@ -118,12 +136,7 @@ def _raw_app(dsn: str) -> FastAPI:
         rows = await pool.fetch(JOIN_SQL, user_id)
         if not rows:
             raise _not_found(user_id)
-        posts = [
-            PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
-            for row in rows
-            if row["post_id"] is not None
-        ]
-        return UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
+        return user_from_rows(rows)
 
     return app
 
@@ -149,12 +162,7 @@ def _core_app(url: URL) -> FastAPI:
             rows = (await conn.execute(statement, {"user_id": user_id})).mappings().all()
         if not rows:
             raise _not_found(user_id)
-        posts = [
-            PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
-            for row in rows
-            if row["post_id"] is not None
-        ]
-        return UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
+        return user_from_rows(rows)
 
     return app
 

@@ -41,15 +41,13 @@ def _units_of_work(
     pool: asyncpg.Pool, sessions: async_sessionmaker[AsyncSession]
 ) -> dict[str, Callable[[], Awaitable[None]]]:
     """The endpoint's work without FastAPI, on raw asyncpg and on the ORM."""
-    from sqla_lab.labs.request._endpoints import JOIN_SQL, PostOut, UserOut, load_and_close
+    from sqla_lab.labs.request._endpoints import JOIN_SQL, load_and_close, user_from_rows
 
     user_ids = iter(range(10**9))
 
     async def raw() -> None:
         user_id = 1 + next(user_ids) % USERS
-        rows = await pool.fetch(JOIN_SQL, user_id)
-        posts = [PostOut(id=r["post_id"], user_id=r["id"], title=r["title"]) for r in rows]
-        UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
+        user_from_rows(await pool.fetch(JOIN_SQL, user_id))
 
     async def orm() -> None:
         session = sessions()
