@@ -1,7 +1,7 @@
 """A fault drill: write through the service while the database is broken on purpose.
 
 :func:`run_drill` starts the demo app in-process on a private embedded PostgreSQL reached
-through a :class:`~sqla_lab.faults.FaultProxy`, and keeps a few writers creating users with
+through a :class:`~sqla_lab.FaultProxy`, and keeps a few writers creating users with
 known unique names (``POST /users``) while a schedule of faults plays:
 
 * ``terminate``: ``pg_terminate_backend`` of every client backend (the app's connections);
