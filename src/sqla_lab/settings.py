@@ -42,3 +42,15 @@ class Settings(BaseSettings):
     replica_url: str | None = Field(
         default=None, description="A streaming replica of DATABASE_URL's server for the scale lab."
     )
+    request_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="The service's deadline for one request's database work, in seconds.",
+    )
+    connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Seconds the service waits for a new database connection to open.",
+    )

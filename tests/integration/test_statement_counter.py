@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sqla_lab.instruments.counter import StatementCounter
+from sqla_lab.instruments.counter import StatementCounter, Tally
 
 
 async def test_counts_each_session_apart_across_transactions(
@@ -55,10 +55,13 @@ async def test_listeners_are_removed_on_exit(
 ) -> None:
     engine = db_engine.sync_engine
     counter = StatementCounter(db_engine)
+    cursor_listeners_before = len(engine.dispatch.after_cursor_execute)
     async with db_sessionmaker() as session:
         with counter:
             assert counter.counting
-            assert event.contains(engine, "after_cursor_execute", counter._after)
+            assert event.contains(engine, "do_execute", counter._on_execute)
+            # Only dialect events: no connection-level listener on the engine.
+            assert len(engine.dispatch.after_cursor_execute) == cursor_listeners_before
             with counter.session(session):
                 await session.execute(text("SELECT 1"))
                 assert session.sync_session.dispatch.after_begin
@@ -66,8 +69,9 @@ async def test_listeners_are_removed_on_exit(
             assert not counter._tallies
             assert not session.sync_session.dispatch.after_begin
         assert not counter.counting
-    assert not event.contains(engine, "after_cursor_execute", counter._after)
-    assert not event.contains(engine, "handle_error", counter._on_error)
+    assert not event.contains(engine, "do_execute", counter._on_execute)
+    assert not event.contains(engine, "do_execute_no_params", counter._on_execute_no_params)
+    assert not event.contains(engine, "do_executemany", counter._on_execute)
 
 
 async def test_misuse_is_a_runtime_error(
@@ -82,3 +86,26 @@ async def test_misuse_is_a_runtime_error(
             pass
         with counter, pytest.raises(RuntimeError, match="already in use"):
             counter.__enter__()
+
+
+async def test_a_watched_connection_counts_into_its_tally_until_unwatched(
+    db_engine: AsyncEngine,
+) -> None:
+    with StatementCounter(db_engine) as counter:
+        async with db_engine.connect() as conn:
+            tally = Tally()
+            counter.watch(conn.sync_connection, tally)  # type: ignore[arg-type]
+            await conn.execute(text("SELECT 1"))
+            # executemany: one statement for the driver, however many parameter sets.
+            await conn.execute(text("SELECT CAST(:x AS integer)"), [{"x": 1}, {"x": 2}])
+            await conn.exec_driver_sql("SELECT 'no parameters'")
+            counter.unwatch(conn.sync_connection)  # type: ignore[arg-type]
+            await conn.execute(text("SELECT 2"))
+    assert tally.count == 3
+
+
+async def test_watching_needs_an_entered_counter(db_engine: AsyncEngine) -> None:
+    counter = StatementCounter(db_engine)
+    async with db_engine.connect() as conn:
+        with pytest.raises(RuntimeError, match="enter the StatementCounter"):
+            counter.watch(conn.sync_connection, Tally())  # type: ignore[arg-type]

@@ -12,7 +12,12 @@ from typer.testing import CliRunner
 from sqla_lab.cli import app
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab.results import Environment, dump_results, load_results
-from sqla_lab.service.errors import DatabaseFailure, classify
+from sqla_lab.service.errors import (
+    DatabaseFailure,
+    DeadlineExceeded,
+    classify,
+    commit_may_have_happened,
+)
 from sqla_lab.service.load import (
     LoadError,
     LoadRun,
@@ -174,3 +179,31 @@ def test_create_app_needs_a_database_url() -> None:
 
     with pytest.raises(ConfigurationError, match="database URL"):
         create_app(Settings(database_url=None))
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str | None) -> None:
+        super().__init__("driver says no")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "may_have_happened"),
+    [
+        pytest.param(TimeoutError(), True, id="deadline"),
+        pytest.param(ConnectionResetError(), True, id="connection-reset"),
+        pytest.param(_DriverError(None), True, id="no-sqlstate"),
+        pytest.param(_DriverError("08006"), True, id="connection-failure"),
+        pytest.param(_DriverError("57P01"), True, id="admin-shutdown"),
+        pytest.param(_DriverError("40001"), False, id="serialization-failure"),
+        pytest.param(_DriverError("23505"), False, id="unique-violation"),
+    ],
+)
+def test_a_failed_commit_is_unconfirmed_unless_the_server_answered_with_an_error(
+    error: BaseException, may_have_happened: bool
+) -> None:
+    assert commit_may_have_happened(error) is may_have_happened
+
+
+def test_a_passed_deadline_is_its_own_failure() -> None:
+    assert classify(DeadlineExceeded(1.0)) is DatabaseFailure.DEADLINE

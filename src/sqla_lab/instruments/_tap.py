@@ -1,9 +1,11 @@
 """One statement tap: where an instrument sees the SQL a target sends, for any consumer.
 
-:class:`QueryRecorder` (every statement, with rows, timing and caller) and
-:class:`StatementCounter` (how many, per session) consume the same observation: the cursor
-events of the connections a target uses. The tap owns *where* to listen, the part both need
-and neither should write twice:
+:class:`QueryRecorder` (every statement, with rows, timing and caller) consumes the cursor
+events of the connections a target uses; the tap owns *where* to listen, so that no instrument
+writes that twice. :class:`StatementCounter`, which needs neither SQL nor timing, listens on the
+dialect's ``do_execute`` events instead (the cheapest hook SQLAlchemy has: any connection-level
+listener on an engine makes every ``Connection`` build a joined dispatcher) and shares
+:func:`follow_session` with the tap.
 
 * an engine: its ``before/after_cursor_execute``, for every connection;
 * one connection: the same events on that connection only;

@@ -6,6 +6,7 @@ from sqla_lab.lab import Lab
 from sqla_lab.labs.connect import connect_lab
 from sqla_lab.labs.loading import loading_lab
 from sqla_lab.labs.pool import pool_lab
+from sqla_lab.labs.request import request_lab
 from sqla_lab.labs.scale import scale_lab
 from sqla_lab.labs.sessions import sessions_lab
 from sqla_lab.labs.states import states_lab
@@ -16,6 +17,7 @@ __all__ = [
     "connect_lab",
     "loading_lab",
     "pool_lab",
+    "request_lab",
     "scale_lab",
     "sessions_lab",
     "states_lab",
@@ -28,5 +30,6 @@ ALL_LABS: tuple[Lab, ...] = (
     sessions_lab,
     states_lab,
     loading_lab,
+    request_lab,
     scale_lab,
 )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from sqla_lab._process import set_parent_death_signal
 from sqla_lab.errors import ConfigurationError, SqlaLabError
 from sqla_lab.lab.results import Chart, Environment, LabResult, Table
 
@@ -31,6 +32,7 @@ __all__ = [
     "LOCUSTFILE",
     "SCENARIOS",
     "SWEEP_COLUMNS",
+    "AllRequestsFailed",
     "EndpointStats",
     "LoadError",
     "LoadRun",
@@ -52,6 +54,22 @@ AGGREGATED = "Aggregated"
 
 class LoadError(SqlaLabError):
     """Locust could not run or produced no statistics."""
+
+
+class AllRequestsFailed(LoadError):
+    """Locust ran, and every request it sent failed: the target is not serving.
+
+    Attributes:
+        run: the run, whose reports locust wrote all the same.
+    """
+
+    def __init__(self, run: LoadRun) -> None:
+        failures = run.total.failures
+        super().__init__(
+            f"all {failures:,} requests to {run.url} failed; see {run.html_report} "
+            f"and {run.csv_prefix}_failures.csv"
+        )
+        self.run = run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -181,6 +199,10 @@ def run_locust(
         out_dir: where ``<label>_stats.csv`` (and the other CSV files) and ``<label>.html`` go.
         label: file name prefix, so several runs can share ``out_dir``.
         on_progress: live progress, read from locust's stats history while it runs.
+
+    Raises:
+        LoadError: locust failed, or sent no request.
+        AllRequestsFailed: every request failed (locust's reports are written all the same).
     """
     url = check_loopback(url)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -223,8 +245,15 @@ def run_locust(
     # Bounded: locust stops itself after duration_s; we give it generous slack, then kill it.
     deadline = started + spec.duration_s + 60
     with log_path.open("wb") as log:
+        # If we are killed (even with SIGKILL), Linux stops locust too: it must not keep
+        # loading the target until its --run-time is over.
         process = subprocess.Popen(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=set_parent_death_signal,
         )
         try:
             while process.poll() is None:
@@ -248,7 +277,7 @@ def run_locust(
     endpoints, total = read_stats_csv(Path(f"{prefix}_stats.csv"))
     if total.requests == 0:
         raise LoadError(f"locust sent no requests to {url}; see {log_path}")
-    return LoadRun(
+    run = LoadRun(
         url=url,
         spec=spec,
         endpoints=endpoints,
@@ -257,6 +286,9 @@ def run_locust(
         csv_prefix=prefix,
         html_report=html,
     )
+    if total.failures >= total.requests:
+        raise AllRequestsFailed(run)
+    return run
 
 
 ENDPOINT_COLUMNS = (

@@ -9,8 +9,8 @@ come from the same instruments the labs and tests use:
   peak), ``sqla_lab_pool_checkouts_total``, ``sqla_lab_pool_connects_total``,
   ``sqla_lab_pool_invalidations_total``, ``sqla_lab_pool_checkout_timeouts_total`` and the
   checkout wait as a histogram (``sqla_lab_pool_checkout_wait_seconds``);
-* from the app's :class:`~sqla_lab.StatementCounter`, per request session (see
-  :mod:`sqla_lab.service.dependencies`): ``sqla_lab_statements_per_request`` by method and route;
+* from the app's :class:`~sqla_lab.StatementCounter`, per unit of work (see
+  :mod:`sqla_lab.service.sessions`): ``sqla_lab_statements_per_request`` by method and route;
 * from :class:`MetricsMiddleware`: ``sqla_lab_http_requests_total`` and
   ``sqla_lab_http_request_duration_seconds`` by method, route template and status.
 """
@@ -18,10 +18,12 @@ come from the same instruments the labs and tests use:
 from __future__ import annotations
 
 import itertools
+import math
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -29,6 +31,7 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,8 +44,22 @@ __all__ = [
     "route_template",
 ]
 
-_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
-_STATEMENT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200)
+_LATENCY_BUCKETS: tuple[float, ...] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+)
+_STATEMENT_BUCKETS: tuple[float, ...] = (0, 1, 2, 3, 5, 10, 20, 50, 100, 200)
 
 
 def _wait_histogram(snapshot: PoolSnapshot) -> HistogramMetricFamily:
@@ -114,63 +131,118 @@ class _PoolCollector(Collector):
         yield _wait_histogram(snapshot)
 
 
+class _Histogram:
+    """Bucket counts and a sum for one label set; plain Python numbers, no lock."""
+
+    __slots__ = ("buckets", "created", "sum")
+
+    def __init__(self, bounds: int) -> None:
+        self.buckets = [0] * (bounds + 1)  # the last one is +Inf
+        self.sum = 0.0
+        self.created = time.time()
+
+
+class _RequestCollector(Collector):
+    """The per-request metrics, kept as plain numbers and turned into families at scrape time.
+
+    Why not ``prometheus_client.Counter``/``Histogram``: each of their observations takes a
+    lock and walks the buckets in Python; three of them per request cost more than all of the
+    service's other instruments together (``benchmarks/service.py``, callgrind). The service
+    observes and is scraped on its event loop's thread only, so no lock is needed here.
+    """
+
+    def __init__(self) -> None:
+        #: (method, route, status) -> [requests, created]
+        self.requests: dict[tuple[str, str, int], list[float]] = {}
+        self.latency: dict[tuple[str, str], _Histogram] = {}
+        self.statements: dict[tuple[str, str], _Histogram] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "sqla_lab_http_requests",
+            "HTTP requests answered.",
+            labels=("method", "route", "status"),
+        )
+        for (method, route, status), (count, created) in sorted(self.requests.items()):
+            requests.add_metric((method, route, str(status)), count, created=created)
+        yield requests
+        yield _histogram_family(
+            "sqla_lab_http_request_duration_seconds",
+            "Time to answer an HTTP request.",
+            _LATENCY_BUCKETS,
+            self.latency,
+        )
+        yield _histogram_family(
+            "sqla_lab_statements_per_request",
+            "SQL statements a request's session sent (StatementCounter).",
+            _STATEMENT_BUCKETS,
+            self.statements,
+        )
+
+
+def _histogram_family(
+    name: str,
+    documentation: str,
+    bounds: tuple[float, ...],
+    histograms: dict[tuple[str, str], _Histogram],
+) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(name, documentation, labels=("method", "route"))
+    for (method, route), histogram in sorted(histograms.items()):
+        cumulative = list(itertools.accumulate(histogram.buckets))
+        buckets = [
+            ("+Inf" if math.isinf(bound) else repr(float(bound)), float(total))
+            for bound, total in zip((*bounds, math.inf), cumulative, strict=True)
+        ]
+        family.add_metric((method, route), buckets, sum_value=histogram.sum)
+        family.samples.append(
+            Sample(f"{name}_created", {"method": method, "route": route}, histogram.created)
+        )
+    return family
+
+
 class ServiceMetrics:
-    """The service's instruments in their own :class:`CollectorRegistry`."""
+    """The service's instruments in their own :class:`CollectorRegistry`.
+
+    Observations are plain arithmetic on the event loop's thread (see
+    :class:`_RequestCollector`); the registry turns them into Prometheus families when
+    ``/metrics`` is scraped.
+    """
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self._pool = _PoolCollector()
+        self._requests = _RequestCollector()
         self.registry.register(self._pool)
-        self.requests = Counter(
-            "sqla_lab_http_requests",
-            "HTTP requests answered.",
-            ("method", "route", "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "sqla_lab_http_request_duration_seconds",
-            "Time to answer an HTTP request.",
-            ("method", "route"),
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.statements = Histogram(
-            "sqla_lab_statements_per_request",
-            "SQL statements a request's session sent (StatementCounter).",
-            ("method", "route"),
-            buckets=_STATEMENT_BUCKETS,
-            registry=self.registry,
-        )
-        # labels() takes a lock and builds the key on every call: the labelled children are
-        # kept per label values instead (bounded: methods x route templates x statuses).
-        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._statement_children: dict[tuple[str, str], Histogram] = {}
+        self.registry.register(self._requests)
 
     def bind(self, engine: AsyncEngine | None, monitor: PoolMonitor | None) -> None:
         """Report this engine's pool and monitor from now on (``None``: stop)."""
         self._pool.engine = engine
         self._pool.monitor = monitor
 
-    def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Record one answered request."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(method, route, str(status)),
-                self.latency.labels(method, route),
-            )
-            self._request_children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        collector = self._requests
+        counter = collector.requests.get((method, route, status))
+        if counter is None:
+            counter = collector.requests[method, route, status] = [0, time.time()]
+        counter[0] += 1
+        key = (method, route)
+        latency = collector.latency.get(key)
+        if latency is None:
+            latency = collector.latency[key] = _Histogram(len(_LATENCY_BUCKETS))
+        # Prometheus buckets are "less than or equal": bisect_left finds the first bound >= x.
+        latency.buckets[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        latency.sum += seconds
 
-    def observe_statements(self, *, method: str, route: str, statements: int) -> None:
+    def observe_statements(self, method: str, route: str, statements: int) -> None:
         """Record how many statements one request's session sent."""
         key = (method, route)
-        child = self._statement_children.get(key)
-        if child is None:
-            child = self._statement_children[key] = self.statements.labels(method, route)
-        child.observe(statements)
+        histogram = self._requests.statements.get(key)
+        if histogram is None:
+            histogram = self._requests.statements[key] = _Histogram(len(_STATEMENT_BUCKETS))
+        histogram.buckets[bisect_left(_STATEMENT_BUCKETS, statements)] += 1
+        histogram.sum += statements
 
 
 def route_template(scope: Scope) -> str:
@@ -206,8 +278,5 @@ class MetricsMiddleware:
             await self.app(scope, receive, send_and_see_status)
         finally:
             self.metrics.observe_request(
-                method=scope["method"],
-                route=route_template(scope),
-                status=status,
-                seconds=time.perf_counter() - started,
+                scope["method"], route_template(scope), status, time.perf_counter() - started
             )

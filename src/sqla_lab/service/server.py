@@ -2,7 +2,10 @@
 
 :func:`serve_forever` runs uvicorn in this process; uvicorn turns Ctrl-C into a graceful
 shutdown (the lifespan disposes the pool) and then re-raises the signal, so the CLI's own
-``KeyboardInterrupt`` handling stops the embedded PostgreSQL after it.
+``KeyboardInterrupt`` handling stops the embedded PostgreSQL after it. The graceful shutdown
+waits longer than a request's deadline (``request_timeout``): every request in flight ends
+with its own answer (a 504 at worst) before uvicorn would cancel it, so stopping a service
+whose requests are stuck logs no "Exception in ASGI application" tracebacks.
 
 :class:`ServiceProcess` starts ``python -m sqla_lab serve`` as a child for ``sqla-lab load``
 and the benchmark (a fresh process per pool size, and load never shares the service's
@@ -12,6 +15,7 @@ event loop). The database URL travels in the environment, never on the command l
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import socket
@@ -31,9 +35,17 @@ from sqla_lab.errors import SqlaLabError
 from sqla_lab.service.app import create_app
 from sqla_lab.settings import Settings
 
-__all__ = ["LOOPBACK", "ServiceProcess", "ServiceStartError", "serve_forever"]
+__all__ = [
+    "LOOPBACK",
+    "SHUTDOWN_MARGIN_S",
+    "ServiceProcess",
+    "ServiceStartError",
+    "serve_forever",
+]
 
 LOOPBACK = "127.0.0.1"
+#: Seconds the graceful shutdown waits beyond a request's deadline.
+SHUTDOWN_MARGIN_S = 2
 
 
 class ServiceStartError(SqlaLabError):
@@ -66,12 +78,12 @@ def serve_forever(
     ``on_ready`` is called once the socket listens (and the app's lifespan has started).
     """
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, tune_gc=True),
         host=host,
         port=port,
         access_log=access_log,
         log_level="info",
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=math.ceil(settings.request_timeout) + SHUTDOWN_MARGIN_S,
     )
     _Server(config, on_ready).run()
 

@@ -120,6 +120,54 @@ def test_load_drives_a_running_service(served: Served, tmp_path: Path) -> None:
     assert (out / "load.html").is_file()
 
 
+def _locust_child(pid: int) -> int | None:
+    for child in _children(pid):
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"locust" in command:
+            return child
+    return None
+
+
+def test_sigkill_of_load_takes_its_locust_child_with_it(served: Served, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "sqla_lab", "load", "--url", served.url, "--users", "1"]
+    command += ["--spawn-rate", "1", "--duration", "120", "--out", str(tmp_path)]
+    load = subprocess.Popen(
+        command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        locust = None
+        while locust is None and time.monotonic() < deadline and load.poll() is None:
+            locust = _locust_child(load.pid)
+            time.sleep(0.1)
+        assert locust is not None, "load never started locust"
+        load.kill()
+        load.wait()
+        deadline = time.monotonic() + 15
+        while _alive(locust) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(locust), "locust outlived the load command that started it"
+    finally:
+        if load.poll() is None:
+            load.kill()
+            load.wait()
+
+
+def test_load_fails_when_every_request_fails(tmp_path: Path) -> None:
+    # Nothing listens on this port: every request is a connection error.
+    url = f"http://127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "sqla_lab", "load", "--url", url, "--users", "1"]
+    command += ["--spawn-rate", "1", "--duration", "2", "--out", str(tmp_path)]
+    result = subprocess.run(command, env=_env(), capture_output=True, text=True, timeout=90)
+    assert result.returncode == 1, result.stderr
+    assert "requests to" in result.stderr
+    assert "failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_ctrl_c_stops_the_service_and_its_database(served: Served) -> None:
     children = _children(served.process.pid)
     assert children, "the embedded PostgreSQL should be a child of sqla-lab serve"

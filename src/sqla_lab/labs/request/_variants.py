@@ -1,0 +1,46 @@
+"""The ways the ``request`` lab writes ``GET /users/{id}``, by key, and what each is called.
+
+Kept apart from :mod:`._endpoints` (which imports FastAPI) so that the findings and tables can
+name the variants without importing a web framework.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["UNITS_OF_WORK", "VARIANTS", "Variant", "labels"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of writing the endpoint; ``label`` names it in tables and findings."""
+
+    key: str
+    label: str
+
+
+#: ``raw`` and ``core`` are the baselines; ``best`` is the cheapest ORM form measured; each
+#: ``with-*`` is ``best`` with one avoidable cost put back; ``all-costs`` has all of them.
+VARIANTS: Final = (
+    Variant("raw", "raw asyncpg"),
+    Variant("core", "SQLAlchemy Core"),
+    Variant("best", "ORM, cheapest form"),
+    Variant("with-overrides", "ORM + yield dependency + a dependency override"),
+    Variant("with-yield-dependency", "ORM + session from a yield dependency"),
+    Variant("with-per-request-options", "ORM + AUTOCOMMIT per request (execution options)"),
+    Variant("with-shielded-close", "ORM + async with AsyncSession (shielded close)"),
+    Variant("with-greenlet-per-call", "ORM + a greenlet per awaited call"),
+    Variant("all-costs", "ORM with every avoidable cost (the old 'bare ORM')"),
+)
+
+#: The same work without FastAPI: what the ORM's floor is measured from.
+UNITS_OF_WORK: Final = (
+    Variant("raw-work", "unit of work, raw asyncpg (no FastAPI)"),
+    Variant("orm-work", "unit of work, ORM (no FastAPI)"),
+)
+
+
+def labels() -> dict[str, str]:
+    """Every variant's and unit of work's label, by key."""
+    return {v.key: v.label for v in (*VARIANTS, *UNITS_OF_WORK)}
