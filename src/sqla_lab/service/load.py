@@ -13,7 +13,9 @@ latency, by endpoint and by pool size) that the terminal, JSON and HTML reports 
 from __future__ import annotations
 
 import csv
+import functools
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -245,15 +247,17 @@ def run_locust(
     # Bounded: locust stops itself after duration_s; we give it generous slack, then kill it.
     deadline = started + spec.duration_s + 60
     with log_path.open("wb") as log:
-        # If we are killed (even with SIGKILL), Linux stops locust too: it must not keep
-        # loading the target until its --run-time is over.
+        # If we are killed (even with SIGKILL), Linux kills locust too: it must not keep
+        # loading the target until its --run-time is over. SIGKILL, not a polite signal:
+        # locust answers SIGINT/SIGTERM with a graceful stop (--stop-timeout, then its
+        # reports), which nobody is left to read, and which took over 15 s on a busy machine.
         process = subprocess.Popen(
             command,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=set_parent_death_signal,
+            preexec_fn=functools.partial(set_parent_death_signal, signal.SIGKILL),
         )
         try:
             while process.poll() is None:
