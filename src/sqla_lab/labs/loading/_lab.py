@@ -34,6 +34,7 @@ from sqla_lab.instruments.faults import FaultMode, FaultProxy
 from sqla_lab.instruments.recorder import QueryRecorder
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import Chart
 from sqla_lab.lab.stats import MIN_GROUP
 from sqla_lab.labs.loading import _findings as findings
@@ -360,7 +361,7 @@ def _charts() -> tuple[Chart, ...]:
     return (
         Chart(
             key="loading.time-vs-n",
-            title="Load N users and touch their posts: wall time per strategy",
+            title=N_("Load N users and touch their posts: wall time per strategy"),
             kind="line",
             table="loading.sweep",
             x="users (N)",
@@ -368,21 +369,21 @@ def _charts() -> tuple[Chart, ...]:
             series="strategy (M)",
             log_x=True,
             log_y=True,
-            x_label="users loaded (N)",
-            y_label="ms (median)",
+            x_label=N_("users loaded (N)"),
+            y_label=N_("ms (median)"),
             finding="loading.scaling",
         ),
         Chart(
             key="loading.time-vs-latency",
-            title="Added network latency: wall time per strategy (M=10)",
+            title=N_("Added network latency: wall time per strategy (M=10)"),
             kind="line",
             table="loading.latency",
             x="added latency per direction (ms)",
             y=("wall ms",),
             series="strategy (N)",
             log_y=True,
-            x_label="added latency per direction (ms)",
-            y_label="ms (median)",
+            x_label=N_("added latency per direction (ms)"),
+            y_label=N_("ms (median)"),
             finding="loading.latency",
         ),
     )

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.results import Dependency, Finding, Measurement, Verdict
 from sqla_lab.lab.stats import (
     Band,
@@ -102,7 +102,10 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
     largest = sizes[-1]
     return Finding(
         key="loading.scaling",
-        claim="The lazy loop's cost grows with N much faster than selectinload's or joinedload's.",
+        headline=N_("the lazy loop grows fastest with N"),
+        claim=N_(
+            "The lazy loop's cost grows with N much faster than selectinload's or joinedload's."
+        ),
         source=SEED,
         quote="모두 조회 시 N+1 문제가 발생",
         measurements=(
@@ -120,7 +123,7 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
                 "reps": min(len(p.wall_ms) for p in sweep if p.posts_per_user == 10),
                 "slopes": slope_words,
                 "ratios": ratio_words,
-                "lazy_ms": format_value(at(sweep, "lazy", largest, 10).median_ms, "ms"),
+                "lazy_ms": Quantity(at(sweep, "lazy", largest, 10).median_ms, "ms"),
             },
         ),
         versions=versions,
@@ -128,7 +131,7 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="which eager strategy",
+                    name=N_("which eager strategy"),
                     detail=Message(words.SCALING_DEPENDS, {"ratios": ratio_words}),
                 ),
             )
@@ -168,7 +171,7 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
             "lazy": judge(
                 slopes["lazy"],
                 per_round_trip,
-                what="lazy, ms per ms",
+                what=N_("lazy, ms per ms"),
                 unit="ms/ms",
                 kind="difference",
             ),
@@ -185,8 +188,11 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
     )
     return Finding(
         key="loading.latency",
-        claim="Distance multiplies N+1: every added millisecond of round trip costs the lazy "
-        "loop about (1 + N) round trips, while selectinload and joinedload barely move.",
+        headline=N_("distance multiplies N+1"),
+        claim=N_(
+            "Distance multiplies N+1: every added millisecond of round trip costs the lazy "
+            "loop about (1 + N) round trips, while selectinload and joinedload barely move."
+        ),
         source=DOCS,
         measurements=(
             *(
@@ -197,7 +203,7 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
                 )
                 for s, e in slopes.items()
             ),
-            Measurement.single("predicted lazy slope (statements x 2)", predicted, "ms/ms"),
+            Measurement.single(N_("predicted lazy slope (statements x 2)"), predicted, "ms/ms"),
             ratio.measurement(f"lazy / {dearest} latency slope", "x"),
         ),
         explanation=Message(
@@ -207,7 +213,7 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
                 "users": f"{users:,}",
                 "slopes": slope_words,
                 "statements": f"{statements:,}",
-                "predicted": format_value(predicted, "ms/ms"),
+                "predicted": Quantity(predicted, "ms/ms"),
                 "ratio": describe_estimate(ratio, "x"),
             },
         ),
@@ -216,12 +222,12 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
             depends_on=(
                 Dependency(
                     on="version",
-                    name="round trips per statement (driver and statement cache)",
+                    name=N_("round trips per statement (driver and statement cache)"),
                     detail=Message(
                         words.LATENCY_DEPENDS,
                         {
                             "slope": describe_estimate(slopes["lazy"], "ms/ms", kind="difference"),
-                            "predicted": format_value(predicted, "ms/ms"),
+                            "predicted": Quantity(predicted, "ms/ms"),
                         },
                     ),
                 ),
@@ -319,8 +325,10 @@ def recommendation_finding(
     lazy_wins = [label for label, j in judgements.items() if j.verdict is Verdict.REFUTED]
     return Finding(
         key="loading.recommendation",
-        claim="Load collections for lists eagerly (selectinload or joinedload), never in a "
-        "lazy loop.",
+        headline=N_("load lists eagerly, never lazily"),
+        claim=N_(
+            "Load collections for lists eagerly (selectinload or joinedload), never in a lazy loop."
+        ),
         source=SEED + " 방법2",
         measurements=tuple(
             Measurement.single(f"eager beats lazy from N, +{d:g} ms", float(n or 0), "users")
@@ -332,7 +340,7 @@ def recommendation_finding(
             depends_on=(
                 Dependency(
                     on="size",
-                    name="N and M",
+                    name=N_("N and M"),
                     detail=Message(
                         words.RECOMMENDATION_DEPENDS, {"sizes": ", ".join(lazy_wins) or "-"}
                     ),
@@ -381,9 +389,9 @@ def joined_finding(
         network = Message(
             words.JOINED_BYTES,
             {
-                "joined_bytes": format_value(wire.joined, "B"),
-                "selectin_bytes": format_value(wire.selectin, "B"),
-                "bytes_ratio": format_value(bytes_ratio, "x"),
+                "joined_bytes": Quantity(wire.joined, "B"),
+                "selectin_bytes": Quantity(wire.selectin, "B"),
+                "bytes_ratio": Quantity(bytes_ratio, "x"),
             },
         )
         costs_more = bytes_ratio > 1.05
@@ -395,7 +403,7 @@ def joined_finding(
                     "one": one_statement,
                     "repeated": duplicated,
                     "unique": unique_error is not None,
-                    "ratio": format_value(bytes_ratio, "x"),
+                    "ratio": Quantity(bytes_ratio, "x"),
                 },
             ),
         )
@@ -406,13 +414,17 @@ def joined_finding(
             Measurement.single(
                 f"bytes received, selectinload N={largest.users} M=10", wire.selectin, "B"
             ),
-            Measurement.single("joined / selectin bytes received", bytes_ratio, "x"),
+            Measurement.single(N_("joined / selectin bytes received"), bytes_ratio, "x"),
         )
     return Finding(
         key="loading.joined-duplication",
-        claim="joinedload fetches a collection in one LEFT OUTER JOIN statement, repeating "
-        "each parent row per child, so the network cost grows and the result must be "
-        "de-duplicated with unique().",
+        headline=N_("joinedload repeats parent rows"),
+        deciding="joined / selectin bytes received",
+        claim=N_(
+            "joinedload fetches a collection in one LEFT OUTER JOIN statement, repeating "
+            "each parent row per child, so the network cost grows and the result must be "
+            "de-duplicated with unique()."
+        ),
         source=SEED + " joininload",
         quote="join을 통해 한번에 가져옴, 1대N의 경우 중복된 값이 많아져 네트워크 비용이 늘어남. "
         "중복 제거가 필요함",
@@ -430,7 +442,7 @@ def joined_finding(
                 f"selectin rows returned, N={largest.users} M=10", selectin.counted.rows, "rows"
             ),
             *byte_measurements,
-            time_ratio.measurement("joined / selectin wall time", "x"),
+            time_ratio.measurement(N_("joined / selectin wall time"), "x"),
             far_ratio.measurement(f"joined / selectin wall time, +{top:g} ms, N={far_users}", "x"),
         ),
         explanation=Message(
