@@ -42,6 +42,7 @@ from sqla_lab._process import (
     set_parent_death_signal,
 )
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, PgBouncerError
+from sqla_lab.lab.messages import N_
 from sqla_lab.postgres import probe_sync
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 #: What a finding says when it needs PgBouncer and there is none.
-NOT_FOUND = "skipped: pgbouncer not found (apt-get install pgbouncer)"
+NOT_FOUND = N_("skipped: pgbouncer not found (apt-get install pgbouncer)")
 #: The first PgBouncer with protocol-level prepared statements in transaction mode.
 MAX_PREPARED_STATEMENTS_SINCE = (1, 21)
 DIR_PREFIX = "sqla-lab-bouncer-"

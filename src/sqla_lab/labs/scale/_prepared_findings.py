@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import Finding, Measurement, Verdict
 from sqla_lab.labs.scale._common import (
     ASYNCPG_FAQ,
@@ -83,6 +84,7 @@ def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
         )
     return Finding(
         key="scale.prepared-statement-clash",
+        headline=N_("prepared statements clash in PgBouncer"),
         claim=CLASH_CLAIM,
         source=f"{SQLA_PGBOUNCER}; {ASYNCPG_FAQ}; {PGBOUNCER_FEATURES}",
         measurements=(
@@ -195,6 +197,7 @@ def judge_fixes(outcomes: list[Outcome], *, clashed: bool) -> Finding:
     )
     return Finding(
         key="scale.prepared-statement-fixes",
+        headline=N_("each documented fix removes the clash"),
         claim=FIXES_CLAIM,
         source=f"{SQLA_PGBOUNCER}; {SQLA_PREPARED_CACHE}; {ASYNCPG_FAQ}; {PGBOUNCER_CONFIG}",
         measurements=tuple(measurements),

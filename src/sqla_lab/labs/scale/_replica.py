@@ -36,6 +36,7 @@ from sqlalchemy.sql import ClauseElement
 
 from sqla_lab.errors import LabError
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Verdict
 from sqla_lab.lab.results import Table as ResultTable
 from sqla_lab.labs.scale._common import (
@@ -360,6 +361,8 @@ def judge_read_your_writes(
     )
     return Finding(
         key="scale.replica-read-your-writes",
+        headline=N_("a replica read can miss a fresh write"),
+        deciding="missed reads, synchronous_commit=local",
         claim=ROUTING_CLAIM,
         source=f"{SQLA_ROUTING}; {PG_HOT_STANDBY}; {PG_SYNCHRONOUS_COMMIT}",
         measurements=tuple(measurements),
@@ -406,6 +409,8 @@ def judge_remote_apply_cost(
         )
     return Finding(
         key="scale.remote-apply-cost",
+        headline=N_("remote_apply makes every commit wait"),
+        deciding="remote_apply / local commit time",
         claim=COST_CLAIM,
         source=f"{PG_SYNCHRONOUS_COMMIT}; {PG_SYNCHRONOUS_REPLICATION}",
         measurements=(

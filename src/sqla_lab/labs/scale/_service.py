@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from sqla_lab.database import Database
 from sqla_lab.demo.seeding import seed
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
 from sqla_lab.labs.scale._common import (
     PGBOUNCER_FEATURES,
@@ -127,12 +128,15 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
             findings=(
                 skipped(
                     key="scale.service-workers",
+                    headline=N_("a second uvicorn worker raises throughput"),
+                    deciding="2 workers / 1 worker",
                     claim=WORKERS_CLAIM,
                     source=UVICORN_DEPLOYMENT,
                     reason=reason,
                 ),
                 skipped(
                     key="scale.service-through-pgbouncer",
+                    headline=N_("PgBouncer caps the service's connections"),
                     claim=PGBOUNCER_CLAIM,
                     source=f"{PGBOUNCER_FEATURES}; {UVICORN_DEPLOYMENT}",
                     reason=reason,
