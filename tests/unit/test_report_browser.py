@@ -41,7 +41,12 @@ def test_report_in_chromium(chromium: str, tmp_path: Path) -> None:
 
     assert seen.console_errors == []
     assert seen.requests == [page.resolve().as_uri()]
-    assert seen.sections == ["environment", "ledger"] + [f"lab-{r.lab}" for r in all_results()]
+    assert seen.sections == [
+        "summary",
+        "ledger",
+        *(f"lab-{r.lab}" for r in all_results()),
+        "environment",
+    ]
     assert tuple(c["key"] for c in seen.charts) == ALL_CHART_KEYS
     for chart in seen.charts:
         # Laid out at a readable size, with marks drawn in it.
@@ -62,7 +67,7 @@ def test_comparison_in_chromium(chromium: str, tmp_path: Path) -> None:
 
     assert seen.console_errors == []
     assert seen.requests == [page.resolve().as_uri()]
-    assert seen.sections == ["environment", "ledger", "lab-connect"]
+    assert seen.sections == ["summary", "ledger", "lab-connect", "environment"]
     assert [c["key"] for c in seen.charts] == ["connect.distributions"]
     assert seen.page_width <= seen.viewport_width
 
