@@ -444,7 +444,7 @@ def judge(
     estimate: Estimate,
     scale: Scale,
     *,
-    what: str,
+    what: str | Message,
     unit: str,
     kind: MeasurementKind = "value",
 ) -> Judgement:

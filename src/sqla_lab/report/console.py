@@ -344,11 +344,11 @@ class ConsoleProgress:
         else:
             self._bar.update(self._labs, description=description, completed=index - 1)
 
-    def start(self, description: str, total: int) -> None:
+    def start(self, description: str | Message, total: int) -> None:
         """Begin a phase: finish the previous bar and start a new one."""
         if self._task is not None:
             self._bar.remove_task(self._task)
-        self._task = self._bar.add_task(self._translate(description), total=total)
+        self._task = self._bar.add_task(render_text(description, self._translate), total=total)
 
     def advance(self, steps: int = 1) -> None:
         """Advance the current bar."""

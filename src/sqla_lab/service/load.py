@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sqla_lab.errors import ConfigurationError, SqlaLabError
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Chart, Environment, LabResult, Table
 
 __all__ = [
@@ -260,22 +261,22 @@ def run_locust(
 
 
 ENDPOINT_COLUMNS = (
-    "endpoint",
-    "requests",
-    "failures",
-    "requests_per_s",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
+    N_("endpoint"),
+    N_("requests"),
+    N_("failures"),
+    N_("requests_per_s"),
+    N_("p50_ms"),
+    N_("p95_ms"),
+    N_("p99_ms"),
 )
 SWEEP_COLUMNS = (
-    "pool_size",
-    "requests",
-    "requests_per_s",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "failures",
+    N_("pool_size"),
+    N_("requests"),
+    N_("requests_per_s"),
+    N_("p50_ms"),
+    N_("p95_ms"),
+    N_("p99_ms"),
+    N_("failures"),
 )
 
 
@@ -291,15 +292,26 @@ def _endpoint_row(stats: EndpointStats) -> tuple[str | int | float, ...]:
     )
 
 
+_ENDPOINTS_TITLE = N_("{users} locust users, {seconds} s, scenario {scenario}")
+_ENDPOINTS_POOL_TITLE = N_(
+    "{users} locust users, {seconds} s, scenario {scenario}, pool_size {pool}"
+)
+
+
 def endpoints_table(
     run: LoadRun, *, key: str = "service.endpoints", pool_size: int | None = None
 ) -> Table:
     """Per-endpoint statistics of one run, the aggregate last."""
-    pool = f", pool_size {pool_size}" if pool_size is not None else ""
     spec = run.spec
+    values = {"users": spec.users, "seconds": spec.duration_s, "scenario": str(spec.scenario)}
+    title = (
+        Message(_ENDPOINTS_POOL_TITLE, {**values, "pool": pool_size})
+        if pool_size is not None
+        else Message(_ENDPOINTS_TITLE, values)
+    )
     return Table(
         key=key,
-        title=f"{spec.users} locust users, {spec.duration_s} s, scenario {spec.scenario}{pool}",
+        title=title,
         columns=ENDPOINT_COLUMNS,
         rows=tuple(_endpoint_row(s) for s in (*run.endpoints, run.total)),
     )
@@ -323,7 +335,7 @@ def sweep_result(
             0,
             Table(
                 key="service.pool_sweep",
-                title="Throughput and latency against pool size",
+                title=N_("Throughput and latency against pool size"),
                 columns=SWEEP_COLUMNS,
                 rows=tuple(
                     (
@@ -342,17 +354,17 @@ def sweep_result(
         charts = [
             Chart(
                 key="service.pool_sweep.throughput",
-                title="Requests/s against pool size",
+                title=N_("Requests/s against pool size"),
                 kind="line",
                 table="service.pool_sweep",
                 x="pool_size",
                 y=("requests_per_s",),
                 x_label="pool_size",
-                y_label="requests/s",
+                y_label=N_("requests/s"),
             ),
             Chart(
                 key="service.pool_sweep.latency",
-                title="Latency against pool size",
+                title=N_("Latency against pool size"),
                 kind="line",
                 table="service.pool_sweep",
                 x="pool_size",
@@ -365,7 +377,7 @@ def sweep_result(
         tables = [endpoints_table(runs[0][1])]
     return LabResult(
         lab="service",
-        title="Demo service under locust load",
+        title=N_("Demo service under locust load"),
         findings=(),
         environment=environment,
         duration_s=duration_s,

@@ -34,7 +34,7 @@ from sqla_lab.instruments.faults import FaultMode, FaultProxy
 from sqla_lab.instruments.recorder import QueryRecorder
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import N_
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Chart
 from sqla_lab.lab.stats import MIN_GROUP
 from sqla_lab.labs.loading import _findings as findings
@@ -100,7 +100,13 @@ async def _measure(
     counted: dict[str, Counted] = {}
     to_count = [s for s in strategies if (s, users) not in (known_counts or {})]
     if to_count:
-        ctx.progress.start(f"loading: counting N={users:,} M={posts_per_user}", len(to_count))
+        ctx.progress.start(
+            Message(
+                N_("loading: counting N={users} M={posts}"),
+                {"users": f"{users:,}", "posts": posts_per_user},
+            ),
+            len(to_count),
+        )
     for strategy in strategies:
         known = (known_counts or {}).get((strategy, users))
         if known is None:
@@ -116,7 +122,10 @@ async def _measure(
         repetitions=repetitions,
         warmup=0,
         progress=ctx.progress,
-        description=f"loading: N={users:,} M={posts_per_user} +{latency_ms:g} ms",
+        description=Message(
+            N_("loading: N={users} M={posts} +{delay} ms"),
+            {"users": f"{users:,}", "posts": posts_per_user, "delay": f"{latency_ms:g}"},
+        ),
     )
     return [
         SweepPoint(

@@ -110,10 +110,18 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
         quote="모두 조회 시 N+1 문제가 발생",
         measurements=(
             *(
-                e.measurement(f"{s} cost per parent (slope over N, M=10)", "ms")
+                e.measurement(
+                    Message(N_("{strategy} cost per parent (slope over N, M=10)"), {"strategy": s}),
+                    "ms",
+                )
                 for s, e in slopes.items()
             ),
-            *(r.measurement(f"lazy / {s}, cost per parent (M=10)", "x") for s, r in ratios.items()),
+            *(
+                r.measurement(
+                    Message(N_("lazy / {strategy}, cost per parent (M=10)"), {"strategy": s}), "x"
+                )
+                for s, r in ratios.items()
+            ),
         ),
         explanation=Message(
             words.SCALING,
@@ -197,14 +205,19 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
         measurements=(
             *(
                 e.measurement(
-                    f"{s}: ms of wall time per ms of one-way delay, N={users}",
+                    Message(
+                        N_("{strategy}: ms of wall time per ms of one-way delay, N={users}"),
+                        {"strategy": s, "users": users},
+                    ),
                     "ms/ms",
                     kind="difference",
                 )
                 for s, e in slopes.items()
             ),
             Measurement.single(N_("predicted lazy slope (statements x 2)"), predicted, "ms/ms"),
-            ratio.measurement(f"lazy / {dearest} latency slope", "x"),
+            ratio.measurement(
+                Message(N_("lazy / {strategy} latency slope"), {"strategy": dearest}), "x"
+            ),
         ),
         explanation=Message(
             words.LATENCY,
@@ -331,7 +344,11 @@ def recommendation_finding(
         ),
         source=SEED + " 방법2",
         measurements=tuple(
-            Measurement.single(f"eager beats lazy from N, +{d:g} ms", float(n or 0), "users")
+            Measurement.single(
+                Message(N_("eager beats lazy from N, +{delay} ms"), {"delay": f"{d:g}"}),
+                float(n or 0),
+                "users",
+            )
             for d, n in crossover.items()
         ),
         explanation=Message(words.RECOMMENDATION, {"sizes": tuple(sizes), "cross": tuple(cross)}),
@@ -409,10 +426,16 @@ def joined_finding(
         )
         byte_measurements = (
             Measurement.single(
-                f"bytes received, joinedload N={largest.users} M=10", wire.joined, "B"
+                Message(N_("bytes received, joinedload N={users} M=10"), {"users": largest.users}),
+                wire.joined,
+                "B",
             ),
             Measurement.single(
-                f"bytes received, selectinload N={largest.users} M=10", wire.selectin, "B"
+                Message(
+                    N_("bytes received, selectinload N={users} M=10"), {"users": largest.users}
+                ),
+                wire.selectin,
+                "B",
             ),
             Measurement.single(N_("joined / selectin bytes received"), bytes_ratio, "x"),
         )
@@ -430,20 +453,34 @@ def joined_finding(
         "중복 제거가 필요함",
         measurements=(
             Measurement.single(
-                f"joined statements, N={largest.users} M=10",
+                Message(N_("joined statements, N={users} M=10"), {"users": largest.users}),
                 largest.counted.statements,
                 "statements",
             ),
             Measurement.single(
-                f"joined rows returned, N={largest.users} M=10", largest.counted.rows, "rows"
+                Message(N_("joined rows returned, N={users} M=10"), {"users": largest.users}),
+                largest.counted.rows,
+                "rows",
             ),
-            Measurement.single(f"users built, N={largest.users}", largest.users, "entities"),
             Measurement.single(
-                f"selectin rows returned, N={largest.users} M=10", selectin.counted.rows, "rows"
+                Message(N_("users built, N={users}"), {"users": largest.users}),
+                largest.users,
+                "entities",
+            ),
+            Measurement.single(
+                Message(N_("selectin rows returned, N={users} M=10"), {"users": largest.users}),
+                selectin.counted.rows,
+                "rows",
             ),
             *byte_measurements,
             time_ratio.measurement(N_("joined / selectin wall time"), "x"),
-            far_ratio.measurement(f"joined / selectin wall time, +{top:g} ms, N={far_users}", "x"),
+            far_ratio.measurement(
+                Message(
+                    N_("joined / selectin wall time, +{delay} ms, N={users}"),
+                    {"delay": f"{top:g}", "users": far_users},
+                ),
+                "x",
+            ),
         ),
         explanation=Message(
             words.JOINED,

@@ -142,7 +142,9 @@ async def app_pool(ctx: LabContext, topology: Topology, workers: WorkerPool) -> 
         tables=(
             table,
             errors_table(
-                "scale.app-pool.errors", N_("Failures behind PgBouncer, by kind"), dict(runs)
+                "scale.app-pool.errors",
+                N_("Failures behind PgBouncer, by kind"),
+                {Message(name): run for name, run in runs.items()},
             ),
         ),
         charts=(chart,),

@@ -68,7 +68,7 @@ UVICORN_DEPLOYMENT = "https://www.uvicorn.org/deployment/"
 
 def verdict_fields(
     verdict: Verdict,
-    why: Message,
+    why: Message | str,
     *,
     settle: str = N_("a full run (sqla-lab run scale), with more rounds"),
     depends_on: tuple[str, str] = ("state", N_("the server's other connections")),
@@ -117,7 +117,9 @@ def error_text(errors: Sequence[ErrorCount]) -> str:
     return "; ".join(f"{e.label()} ×{e.count}" for e in errors)
 
 
-def errors_table(key: str, title: str, runs: Mapping[Message | str, RunSummary | None]) -> Table:
+def errors_table(
+    key: str, title: Message | str, runs: Mapping[Message | str, RunSummary | None]
+) -> Table:
     """Every failure of every run, one row per kind: the exact classes and SQLSTATE, as JSON."""
     return Table(
         key=key,

@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, LabError
 from sqla_lab.lab import LabContext
+from sqla_lab.lab.messages import N_
 from sqla_lab.labs.scale._pgbouncer import (
     PgBouncer,
     PoolSpec,
@@ -314,7 +315,7 @@ async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncItera
         # psycopg, not asyncpg: one unnamed statement, whatever the pool mode.
         await asyncio.to_thread(probe_sync, options.pgbouncer_url)
     with contextlib.ExitStack() as stack:
-        ctx.progress.start("scale: starting a primary, its replica and PgBouncer", 3)
+        ctx.progress.start(N_("scale: starting a primary, its replica and PgBouncer"), 3)
         # Started in this thread on purpose: the parent-death signal belongs to the thread
         # that forks, and an executor thread may end before the server does.
         own_replica = user_replica is None

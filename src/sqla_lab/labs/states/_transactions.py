@@ -320,7 +320,11 @@ def isolation_finding(table: Table, versions: Mapping[str, str]) -> Finding:
                 "bool",
             ),
             *(
-                Measurement.single(f"dirty reads, {row[0]}", float(bool(row[2])), "bool")
+                Measurement.single(
+                    Message(N_("dirty reads, {isolation}"), {"isolation": row[0]}),
+                    float(bool(row[2])),
+                    "bool",
+                )
                 for row in table.rows
                 if row[0] != "READ UNCOMMITTED"
             ),
