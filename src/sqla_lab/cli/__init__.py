@@ -33,6 +33,7 @@ from sqla_lab.cli._help import (
     HELP,
     VERSION_HELP,
     VERSION_OPTION_HELP,
+    check_language,
     given_language,
     help_in,
     language_defaults,
@@ -116,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     like Ctrl-C."""
     args = list(argv) if argv is not None else sys.argv[1:]
     language = requested_language(args)
+    check_language(args, language)
     previous: list[tuple[signal.Signals, Callable[..., Any] | int | None]] = []
     for sig in UNWIND_SIGNALS:
         previous.append((sig, signal.getsignal(sig)))

@@ -18,8 +18,8 @@ import typer
 import typer.main
 import typer.rich_utils
 
-from sqla_lab.cli._common import language_from_environment
-from sqla_lab.errors import SqlaLabError
+from sqla_lab.cli._common import fail, language_from_environment
+from sqla_lab.errors import ConfigurationError, SqlaLabError
 from sqla_lab.translation import N_, Language, Translate, translation
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "TYPER_WORDS",
     "VERSION_HELP",
     "VERSION_OPTION_HELP",
+    "check_language",
     "given_language",
     "help_in",
     "language_defaults",
@@ -82,10 +83,14 @@ def _translate_tree(command: Any, context: Any, translate: Translate) -> None:
 def language_defaults(command: Any, language: Language) -> dict[str, Any]:
     """A click ``default_map`` giving every ``--lang`` in the tree the value ``language``."""
     defaults: dict[str, Any] = {}
-    if any(getattr(p, "name", None) == "lang" for p in command.params):
+    params = {getattr(p, "name", None) for p in command.params}
+    if "lang" in params:
         defaults["lang"] = language.value
     for name, sub in getattr(command, "commands", {}).items():
-        defaults[name] = language_defaults(sub, language)
+        # click looks parameters and subcommands up in one map: a subcommand named like a
+        # parameter ("version" and --version) would give that parameter a dict.
+        if name not in params:
+            defaults[name] = language_defaults(sub, language)
     return defaults
 
 
@@ -115,21 +120,53 @@ def typer_words(language: Language) -> Iterator[None]:
             setattr(typer.rich_utils, name, value)
 
 
+def _lang_value(args: Sequence[str]) -> str | None:
+    """What ``--lang`` is given among ``args`` (the first one), or ``None``."""
+    for index, arg in enumerate(args):
+        if arg == "--":
+            return None
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None
+
+
 def given_language(args: Sequence[str]) -> Language | None:
     """The language ``--lang`` names among ``args``, anywhere (before the command or after
-    it); ``None`` when it is not given or names an unknown one (click then says so)."""
-    for index, arg in enumerate(args):
-        value = None
-        if arg == "--lang" and index + 1 < len(args):
-            value = args[index + 1]
-        elif arg.startswith("--lang="):
-            value = arg.split("=", 1)[1]
-        if value is not None:
-            try:
-                return Language(value.lower())
-            except ValueError:
-                return None
-    return None
+    it); ``None`` when it is not given or names an unknown one (see :func:`check_language`)."""
+    value = _lang_value(args)
+    if value is None:
+        return None
+    try:
+        return Language(value.lower())
+    except ValueError:
+        return None
+
+
+def check_language(args: Sequence[str], language: Language) -> None:
+    """Refuse a ``--lang`` sqla-lab does not speak: one line on stderr (in ``language``) and
+    exit 2, before click would draw its error panel.
+
+    Raises:
+        SystemExit: ``--lang`` names no language sqla-lab speaks.
+    """
+    value = _lang_value(args)
+    if value is None or given_language(args) is not None:
+        return
+    error = ConfigurationError(
+        _UNKNOWN_LANGUAGE,
+        value=value,
+        languages=", ".join(known.value for known in Language),
+    )
+    translate = translation(language)
+    try:
+        fail(error.render(translate), error.exit_code, translate)
+    except typer.Exit as exit_:
+        raise SystemExit(exit_.exit_code) from None
+
+
+_UNKNOWN_LANGUAGE = N_("--lang {value!r}: sqla-lab speaks {languages}")
 
 
 def requested_language(args: Sequence[str]) -> Language:
