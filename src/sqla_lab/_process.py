@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqla_lab.errors import ConfigurationError, PostgresNotFoundError, PostgresStartError
+from sqla_lab.translation import N_
 
 __all__ = [
     "STAGING_MARKER",
@@ -103,11 +104,17 @@ def run_as_for_current_user(account: str | None = None) -> RunAs:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise ConfigurationError(
-            f"running as root, PostgreSQL must run as another user, but user {name!r} does not "
-            "exist (set SQLA_LAB_PG_USER to an unprivileged account)"
+            N_(
+                "running as root, PostgreSQL must run as another user, but user "
+                "{name!r} does not exist (set SQLA_LAB_PG_USER to an unprivileged "
+                "account)"
+            ),
+            name=name,
         ) from None
     if entry.pw_uid == 0:
-        raise ConfigurationError(f"SQLA_LAB_PG_USER={name!r} is root; PostgreSQL refuses root")
+        raise ConfigurationError(
+            N_("SQLA_LAB_PG_USER={name!r} is root; PostgreSQL refuses root"), name=name
+        )
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=name)
 
 
@@ -129,8 +136,12 @@ def find_bin_dir(version: str = "18", bin_dir: str | os.PathLike[str] | None = N
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(sorted(SUPPORTED_VERSIONS))
         raise ConfigurationError(
-            f"PostgreSQL version {version!r} is not bundled; choose one of {supported}, "
-            "or point SQLA_LAB_PG_BIN at your own bin/ directory"
+            N_(
+                "PostgreSQL version {version!r} is not bundled; choose one of "
+                "{supported}, or point SQLA_LAB_PG_BIN at your own bin/ directory"
+            ),
+            version=version,
+            supported=supported,
         )
     # find_spec locates the package without importing it: importing it would run its own
     # launcher's set-up (cache directories, a platformdirs warning) we do not use.

@@ -54,6 +54,7 @@ from sqla_lab.errors import (
     PostgresError,
     PostgresStartError,
 )
+from sqla_lab.translation import N_
 from sqla_lab.urls import asyncpg_dsn, libpq_conninfo, parse_database_url
 
 __all__ = [
@@ -121,7 +122,7 @@ def probe_sync(url: URL, *, timeout: float = 5.0) -> str:
             version = conn.execute("SHOW server_version").fetchone()
     except (psycopg.Error, OSError) as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+            N_("cannot connect to {url}: {reason}"), url=describe_url(url), reason=first_line(exc)
         ) from None
     return str(version[0]) if version else "unknown"
 
@@ -136,7 +137,7 @@ async def probe_async(url: URL, *, timeout: float = 5.0) -> str:  # noqa: ASYNC1
         conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
     except (TimeoutError, asyncpg.PostgresError, OSError, ValueError) as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+            N_("cannot connect to {url}: {reason}"), url=describe_url(url), reason=first_line(exc)
         ) from None
     try:
         return str(await conn.fetchval("SHOW server_version"))
@@ -301,7 +302,7 @@ class EmbeddedPostgres(PostgresServer):
         self.server_settings = dict(server_settings or {})
         self.startup_timeout = startup_timeout
         if data_dir is not None and not str(data_dir).strip():
-            raise ConfigurationError("the data directory must not be empty ('')")
+            raise ConfigurationError(N_("the data directory must not be empty ('')"))
         self.root = Path(data_dir).expanduser().resolve() if data_dir is not None else None
         self.detached = detached
         self._wanted_password = password

@@ -174,6 +174,11 @@ class Message:
     def __str__(self) -> str:
         return self.render()
 
+    def __hash__(self) -> int:
+        # The values are a dict (unhashable): hash what the message says, so a message can
+        # key a dict or sit in a frozen dataclass that is hashed (a Measurement's label).
+        return hash((self.template, repr(sorted(self.values.items()))))
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary: the English text, the template and the values."""
         return {

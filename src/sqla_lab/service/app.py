@@ -22,6 +22,7 @@ from sqla_lab.service.errors import classify, install_error_handlers
 from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import router
 from sqla_lab.settings import Settings
+from sqla_lab.translation import N_
 
 __all__ = ["create_app"]
 
@@ -50,7 +51,7 @@ def create_app(settings: Settings) -> FastAPI:
         ConfigurationError: ``settings.database_url`` is not set.
     """
     if settings.database_url is None:
-        raise ConfigurationError("the service needs a database URL (settings.database_url)")
+        raise ConfigurationError(N_("the service needs a database URL (settings.database_url)"))
     database_url = settings.database_url
 
     @asynccontextmanager

@@ -68,10 +68,14 @@ class LoadSpec:
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.spawn_rate <= 0 or self.duration_s < 1:
-            raise ConfigurationError("load needs users >= 1, spawn rate > 0 and duration >= 1 s")
+            raise ConfigurationError(
+                N_("load needs users >= 1, spawn rate > 0 and duration >= 1 s")
+            )
         if self.scenario not in SCENARIOS:
             raise ConfigurationError(
-                f"unknown scenario {self.scenario!r}; choose one of {', '.join(SCENARIOS)}"
+                N_("unknown scenario {scenario!r}; choose one of {names}"),
+                scenario=self.scenario,
+                names=", ".join(SCENARIOS),
             )
 
 
@@ -107,7 +111,8 @@ def check_loopback(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK_HOSTS:
         raise ConfigurationError(
-            f"--url must be an http URL on this machine (127.0.0.1/localhost), not {url!r}"
+            N_("--url must be an http URL on this machine (127.0.0.1/localhost), not {url!r}"),
+            url=url,
         )
     return url.rstrip("/")
 
@@ -359,7 +364,7 @@ def sweep_result(
                 table="service.pool_sweep",
                 x="pool_size",
                 y=("requests_per_s",),
-                x_label="pool_size",
+                x_label=N_("pool_size"),
                 y_label=N_("requests/s"),
             ),
             Chart(
@@ -369,8 +374,8 @@ def sweep_result(
                 table="service.pool_sweep",
                 x="pool_size",
                 y=("p50_ms", "p95_ms"),
-                x_label="pool_size",
-                y_label="ms",
+                x_label=N_("pool_size"),
+                y_label=N_("ms"),
             ),
         ]
     if len(runs) == 1 and runs[0][0] is None:

@@ -144,7 +144,7 @@ async def app_pool(ctx: LabContext, topology: Topology, workers: WorkerPool) -> 
             errors_table(
                 "scale.app-pool.errors",
                 N_("Failures behind PgBouncer, by kind"),
-                {Message(name): run for name, run in runs.items()},
+                [(Message(name), run) for name, run in runs.items()],
             ),
         ),
         charts=(chart,),

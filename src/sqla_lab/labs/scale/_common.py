@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,9 +118,10 @@ def error_text(errors: Sequence[ErrorCount]) -> str:
 
 
 def errors_table(
-    key: str, title: Message | str, runs: Mapping[Message | str, RunSummary | None]
+    key: str, title: Message | str, runs: Iterable[tuple[Message | str, RunSummary | None]]
 ) -> Table:
-    """Every failure of every run, one row per kind: the exact classes and SQLSTATE, as JSON."""
+    """Every failure of every run (``(label, run)`` pairs), one row per kind: the exact
+    classes and SQLSTATE, as JSON."""
     return Table(
         key=key,
         title=title,
@@ -134,7 +135,7 @@ def errors_table(
         ),
         rows=tuple(
             (name, e.error, e.driver_error, e.sqlstate, e.count, e.message)
-            for name, run in runs.items()
+            for name, run in runs
             if run is not None
             for e in run.errors
         ),

@@ -198,10 +198,10 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
     errors = errors_table(
         "scale.connections.errors",
         N_("Every failure of the sweep, by exception, driver exception and SQLSTATE"),
-        {
-            **{Message(text.DIRECT_RUN, {"count": c}): run for c, run in direct.items()},
-            **{Message(text.PGBOUNCER_RUN, {"count": c}): run for c, run in pooled.items()},
-        },
+        [
+            *((Message(text.DIRECT_RUN, {"count": c}), run) for c, run in direct.items()),
+            *((Message(text.PGBOUNCER_RUN, {"count": c}), run) for c, run in pooled.items()),
+        ],
     )
     return LabOutput(findings=findings, tables=(table, errors), charts=charts)
 

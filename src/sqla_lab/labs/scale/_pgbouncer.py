@@ -98,7 +98,9 @@ def find_pgbouncer(
     if explicit:
         candidate = Path(explicit).expanduser()
         if not (candidate.is_file() and os.access(candidate, os.X_OK)):
-            raise ConfigurationError(f"SQLA_LAB_PGBOUNCER={explicit!r} is not an executable file")
+            raise ConfigurationError(
+                N_("SQLA_LAB_PGBOUNCER={explicit!r} is not an executable file"), explicit=explicit
+            )
         return candidate
     search = os.pathsep.join(
         [path if path is not None else os.environ.get("PATH", ""), *system_dirs]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import statistics
 from collections.abc import Awaitable, Callable, Iterator
 
 from sqlalchemy.engine import URL
@@ -28,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.lab.measure import sample_interleaved
 from sqla_lab.lab.messages import N_, Message, Quantity
-from sqla_lab.lab.results import Cell, Chart, Measurement, Table
+from sqla_lab.lab.results import Cell, Chart, Table
 from sqla_lab.labs.scale._common import (
     SQLA_PGBOUNCER,
     RunSummary,
@@ -182,11 +183,11 @@ async def prepared_statements(
             errors_table(
                 "scale.prepared-statements.errors",
                 N_("Every failure through the transaction pool, by exception and SQLSTATE"),
-                {
-                    _defaults_label(1): defaults_one,
-                    _defaults_label(WORKERS): defaults_many,
-                    **{o.variant.name: o.run for o in outcomes},
-                },
+                [
+                    (_defaults_label(1), defaults_one),
+                    (_defaults_label(WORKERS), defaults_many),
+                    *((o.variant.name, o.run) for o in outcomes),
+                ],
             ),
         ),
         charts=(
@@ -253,12 +254,9 @@ async def _costs(
         for engine in engines.values():
             await engine.dispose()
         trackers.close()
-    direct = Measurement.from_samples("direct", samples.pop("direct"), "ms").value
+    direct = statistics.median(samples.pop("direct"))
     return (
-        {
-            name: Measurement.from_samples(name, s, "ms").value / direct
-            for name, s in samples.items()
-        },
+        {name: statistics.median(s) / direct for name, s in samples.items()},
         direct,
     )
 

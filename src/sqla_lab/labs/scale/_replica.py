@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, registry
 from sqlalchemy.sql import ClauseElement
 
 from sqla_lab.errors import LabError
-from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab import LabContext, LabOutput, percentile
 from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Verdict
 from sqla_lab.lab.results import Table as ResultTable
@@ -136,7 +136,9 @@ async def _wait_visible(engine: AsyncEngine, table: str) -> None:
             await conn.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL")
         ).scalar():
             if time.monotonic() > deadline:
-                raise LabError(f"table {table} did not reach the replica within 30 s")
+                raise LabError(
+                    N_("table {table} did not reach the replica within 30 s"), table=table
+                )
             await asyncio.sleep(0.02)
             await conn.rollback()
 
@@ -163,7 +165,8 @@ async def _probe(
         while found is None:
             if time.perf_counter() - committed > _VISIBLE_TIMEOUT_S:
                 raise LabError(
-                    f"a committed row did not reach the replica in {_VISIBLE_TIMEOUT_S} s"
+                    N_("a committed row did not reach the replica in {seconds} s"),
+                    seconds=_VISIBLE_TIMEOUT_S,
                 )
             found = await session.scalar(query)
         seen = time.perf_counter()
@@ -264,10 +267,10 @@ def _output(
             p.count,
             p.misses,
             round(p.misses / p.count, 3) if p.count else None,
-            Measurement.from_samples("c", p.commit_ms, "ms").p50,
-            Measurement.from_samples("c", p.commit_ms, "ms").p95,
-            Measurement.from_samples("l", p.lag_ms, "ms").p50,
-            Measurement.from_samples("l", p.lag_ms, "ms").p95,
+            percentile(p.commit_ms, 50),
+            percentile(p.commit_ms, 95),
+            percentile(p.lag_ms, 50),
+            percentile(p.lag_ms, 95),
         )
         for p in probes
         if p.count

@@ -253,10 +253,10 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
             errors_table(
                 "scale.service.errors",
                 N_("Failed service requests, by kind"),
-                {
-                    Message(text.WORKERS_RUN, {"route": route, "count": count}): run
+                [
+                    (Message(text.WORKERS_RUN, {"route": route, "count": count}), run)
                     for (route, count), run in runs.items()
-                },
+                ],
             ),
         ),
         charts=charts,

@@ -117,7 +117,7 @@ class ScaleOptions:
         replica_url = _url_option("--replica-url", settings.replica_url)
         if replica_url is not None and server.embedded:
             raise ConfigurationError(
-                "--replica-url needs --database-url (or DATABASE_URL) naming its primary"
+                N_("--replica-url needs --database-url (or DATABASE_URL) naming its primary")
             )
         return cls(
             pgbouncer=find_pgbouncer(settings.pgbouncer),
@@ -168,7 +168,7 @@ class ServerConnections:
 
     async def _fetch(self, query: str, *args: object) -> int:
         if self._conn is None:
-            raise LabError("the connection watcher is not open")
+            raise LabError(N_("the connection watcher is not open"))
         async with self._lock:
             return int(await self._conn.fetchval(query, *args))
 
@@ -263,7 +263,10 @@ async def _wait_for_streaming(primary: EmbeddedPostgres) -> None:
         query = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
         while not await conn.fetchval(query):
             if time.monotonic() > deadline:
-                raise LabError(f"the replica did not stream within {_REPLICATION_TIMEOUT_S:.0f} s")
+                raise LabError(
+                    N_("the replica did not stream within {seconds:.0f} s"),
+                    seconds=_REPLICATION_TIMEOUT_S,
+                )
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
@@ -274,7 +277,7 @@ async def _check_standby(replica: PostgresServer) -> None:
     try:
         if not await conn.fetchval("SELECT pg_is_in_recovery()"):
             raise ConfigurationError(
-                "--replica-url is not a standby: pg_is_in_recovery() is false there"
+                N_("--replica-url is not a standby: pg_is_in_recovery() is false there")
             )
     finally:
         await conn.close()

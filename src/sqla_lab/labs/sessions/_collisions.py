@@ -83,7 +83,7 @@ async def _wait_until_blocked(monitor: AsyncConnection, pid: int) -> None:
         if (await monitor.execute(query, {"pid": pid})).scalar_one():
             return
         await asyncio.sleep(0.005)
-    raise LabError(f"backend {pid} never waited on the lab's lock")
+    raise LabError(N_("backend {pid} never waited on the lab's lock"), pid=pid)
 
 
 ORPHANED = "non-checked-in connection"
