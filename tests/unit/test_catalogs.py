@@ -66,8 +66,10 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The msgids ``pybabel extract`` finds today, with the documented command."""
     pot = tmp_path_factory.mktemp("catalog") / "sqla_lab.pot"
     subprocess.run(
-        [str(PYBABEL), "extract", "-F", "pyproject.toml", "-k", "N_", "--no-location"]
-        + ["-o", str(pot), "src/sqla_lab"],
+        [
+            *(str(PYBABEL), "extract", "-F", "pyproject.toml", "-k", "N_", "--no-location"),
+            *("-o", str(pot), "src/sqla_lab"),
+        ],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -84,9 +86,7 @@ def _fields(template: str) -> list[str]:
     )
 
 
-def test_every_marked_string_is_in_the_korean_catalog(
-    extracted: set[str], korean: Catalog
-) -> None:
+def test_every_marked_string_is_in_the_korean_catalog(extracted: set[str], korean: Catalog) -> None:
     untranslated = sorted(
         text
         for text in extracted

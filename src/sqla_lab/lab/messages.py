@@ -45,6 +45,7 @@ __all__ = [
     "NON_NEGATIVE_UNITS",
     "NOTHING",
     "N_",
+    "UNIT_NAMES",
     "UNIT_TEMPLATES",
     "YES_NO",
     "Message",
@@ -77,6 +78,27 @@ UNIT_TEMPLATES = {
     "ratio": N_("{number}%"),
     "": "{number}",
 }
+#: The units labs give measurements, named so the catalog translates them (any other unit
+#: is shown as written): a number reads ``"{number} {unit}"``.
+UNIT_NAMES = (
+    N_("B"),
+    N_("backends"),
+    N_("connections"),
+    N_("entities"),
+    N_("ms"),
+    N_("ms/ms"),
+    N_("of 6"),
+    N_("of 7"),
+    N_("parameters"),
+    N_("req/s"),
+    N_("rows"),
+    N_("rows/s"),
+    N_("s"),
+    N_("statements"),
+    N_("users"),
+    N_("workers"),
+    N_("µs"),
+)
 _LESS = N_("{quantity} less")
 _GENERIC_UNIT = "{number} {unit}"
 
