@@ -7,7 +7,7 @@ log entry (``Runtime.*``, ``Log.entryAdded``), so nothing the page does goes uns
 
 Also a script, to refresh the README's screenshot::
 
-    python tests/unit/chromium_page.py report.html docs/report.png
+    python tests/unit/chromium_page.py report.html docs/report-en.png
 """
 
 from __future__ import annotations
