@@ -9,9 +9,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sqla_lab.cli import app
+from sqla_lab.lab.messages import format_value
 from sqla_lab.lab.results import Verdict, load_results
 from sqla_lab.postgres import PostgresServer
-from sqla_lab.lab.messages import format_value
 
 #: The labs quick enough for the test suite under ``--quick``.
 QUICK_LABS = ("connect",)

@@ -227,3 +227,27 @@ def test_the_seeds_claims_keep_the_seeds_own_words_in_korean() -> None:
         if len(kept) < len(words) / 2:
             far.append((key, ko(claim), quote))
     assert far == []
+
+
+@pytest.mark.parametrize(
+    ("value", "unit"),
+    [
+        pytest.param(12345.0, "rows", id="grouped"),
+        pytest.param(0.3456, "ms", id="small"),
+        pytest.param(43.09, "x", id="ratio"),
+        pytest.param(0.87, "ratio", id="percent"),
+    ],
+)
+def test_korean_numbers_are_written_as_english_ones(value: float, unit: str) -> None:
+    """Why the runtime needs no Babel: in CLDR, Korean writes numbers with the same decimal
+    point and grouping as English, so only the words around a number are translated."""
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    from sqla_lab.lab.messages import format_value
+
+    assert get_decimal_symbol("ko") == get_decimal_symbol("en") == "."
+    assert get_group_symbol("ko") == get_group_symbol("en") == ","
+    english = format_value(value, unit)
+    korean = format_value(value, unit, translation(Language.KO))
+    digits = re.compile(r"[\d.,]+")
+    assert digits.findall(korean) == digits.findall(english)
