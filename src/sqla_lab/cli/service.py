@@ -42,7 +42,8 @@ from sqla_lab.cli._common import (
 from sqla_lab.database import Database
 from sqla_lab.demo.seeding import SeedCounts, seed, seeded_counts
 from sqla_lab.errors import ConfigurationError
-from sqla_lab.lab.results import Environment, LabResult, dump_results
+from sqla_lab.lab.results import Environment, LabResult
+from sqla_lab.lab.wording import rendered_results
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.report.console import evidence_table
 from sqla_lab.service.load import (
@@ -416,7 +417,7 @@ def load(
                     runs.append((label_size, run))
     result = sweep_result(runs, environment=environment, duration_s=time.perf_counter() - started)
     _print_summary(console, result, runs, out_dir, translate)
-    document = dump_results([result])
+    document = rendered_results([result], translate, language=translate.language.value)
     if to_stdout:
         emit_json(document)
     elif json_file is not None:

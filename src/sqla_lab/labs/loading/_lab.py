@@ -375,7 +375,9 @@ def _charts() -> tuple[Chart, ...]:
             table="loading.sweep",
             x="users (N)",
             y=("wall ms",),
-            series="strategy (M)",
+            # One panel per M, the same strategy in the same colour in each (small multiples).
+            series="strategy",
+            facet="posts per user (M)",
             log_x=True,
             log_y=True,
             x_label=N_("users loaded (N)"),
