@@ -179,6 +179,8 @@ def _unmarked(path: Path) -> list[str]:
         for keyword in call.keywords:
             if keyword.arg in READ_KEYWORDS.get(name, ()) and _is_sentence(keyword.value):
                 found.append(f"{where}:{keyword.value.lineno} {name}({keyword.arg}=...)")
+        if name == "lab" and not any(k.arg == "title" for k in call.keywords):
+            found.append(f"{where}:{call.lineno} lab(...) without title=N_(...)")
         first_read = name in READ_FIRST_ARGUMENT or name in ERRORS
         if first_read and call.args and _is_sentence(call.args[0]):
             found.append(f"{where}:{call.lineno} {name}(...)")

@@ -54,6 +54,7 @@ from sqla_lab.labs.loading._runs import (
 
 __all__ = [
     "BOUNDARY_USERS",
+    "LAB_TITLE",
     "LATENCIES_MS",
     "LATENCY_STRATEGIES",
     "MIN_TIMED_RUNS",
@@ -140,7 +141,11 @@ async def _measure(
     ]
 
 
-@lab("loading")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_("Lazy loading in a loop costs 1 + N statements; selectinload and joinedload do not.")
+
+
+@lab("loading", title=LAB_TITLE)
 async def loading_lab(ctx: LabContext) -> LabOutput:
     """Lazy loading in a loop costs 1 + N statements; selectinload and joinedload do not."""
     # Under --quick, M=1 stops at N=100 and the slowest points are timed once.

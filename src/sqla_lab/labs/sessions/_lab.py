@@ -70,6 +70,7 @@ __all__ = [
     "COLLISION_TABLE",
     "CONCURRENT",
     "DOCS_SOURCE",
+    "LAB_TITLE",
     "OPENING_TABLE",
     "PLAIN",
     "PLAIN_CLOSE",
@@ -95,7 +96,13 @@ class _Holder:
     pid: int
 
 
-@lab("sessions")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_(
+    "scoped_session is per thread: asyncio tasks need async_scoped_session or one session each."
+)
+
+
+@lab("sessions", title=LAB_TITLE)
 async def sessions_lab(ctx: LabContext) -> LabOutput:
     """scoped_session is per thread: asyncio tasks need async_scoped_session or one session each."""
     tag = f"sessions-lab-{uuid.uuid4().hex[:8]}"

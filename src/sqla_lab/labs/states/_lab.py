@@ -50,6 +50,7 @@ __all__ = [
     "ACCESS_TABLE",
     "DOCUMENTED_STATES",
     "JOURNEY",
+    "LAB_TITLE",
     "OPERATIONS_TABLE",
     "STATE_FLAGS",
     "STATE_TABLE",
@@ -84,7 +85,11 @@ def _row(prefix: tuple[Cell, ...], instance: object, events: str) -> tuple[Cell,
     return (*prefix, *(flags[name] for name in STATE_FLAGS), events)
 
 
-@lab("states")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_("An ORM object goes transient -> pending -> persistent -> expired -> detached.")
+
+
+@lab("states", title=LAB_TITLE)
 async def states_lab(ctx: LabContext) -> LabOutput:
     """An ORM object goes transient -> pending -> persistent -> expired -> detached."""
     db = ctx.database()
