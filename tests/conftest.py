@@ -5,28 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
 
-from sqla_lab.demo.models import Base
-from sqla_lab.postgres import PostgresServer
-from sqla_lab.workspace import Workspace
 from tests.helpers import leaked_scale_processes, orphaned_postmasters, postmaster_pids
-
-
-@pytest.fixture(scope="session")
-def workspace(postgres: PostgresServer) -> Iterator[Workspace]:
-    """A database of the suite's own on the test server (never the one DATABASE_URL names)."""
-    with Workspace(postgres, purpose="tests") as created:
-        engine = create_engine(created.sync_url, poolclass=NullPool)
-        try:
-            Base.metadata.create_all(engine)
-        finally:
-            engine.dispose()
-        yield created
 
 
 @pytest.hookimpl(trylast=True)

@@ -8,7 +8,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from sqlalchemy.engine import URL
+
 _OWNER = re.compile(rb"^cluster_name=sqla-lab-(\d+)$")
+
+
+def psycopg_url(url: URL) -> URL:
+    """The same database through psycopg, for a sync engine of a test's own."""
+    return url.set(drivername="postgresql+psycopg")
 
 
 def _processes(name: str) -> Iterator[tuple[int, list[bytes]]]:

@@ -16,6 +16,9 @@ in the URL (SQLAlchemy's documented ``?plugin=`` mechanism, registered through t
 The ``search_path`` parameter is sqla-lab's own: a workspace that is a schema (when the role may
 not create databases) puts it in its URL, so that *any* engine or raw connection made from that
 URL, in this process or a child, works inside the schema and never in the user's ``public``.
+The plugin takes it out of the engine's URL, and leaves it in the engine's execution options
+(``sqla_lab_search_path``) instead, where :func:`engine_search_path` finds it: an instrument
+watching "the test database" tells the schema's engines from others on the same database.
 
 Why our own: neither SQLAlchemy nor asyncpg translates libpq URLs for SQLAlchemy's asyncpg
 dialect; the plugin is the extension point SQLAlchemy provides for exactly this.
@@ -28,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import plugins
-from sqlalchemy.engine import URL, CreateEnginePlugin, make_url
+from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sqla_lab.errors import ConfigurationError
@@ -37,8 +40,10 @@ from sqla_lab.translation import N_
 __all__ = [
     "PLUGIN_NAME",
     "SEARCH_PATH",
+    "SEARCH_PATH_OPTION",
     "ConnectOptions",
     "asyncpg_dsn",
+    "engine_search_path",
     "libpq_conninfo",
     "libpq_parameters",
     "parse_database_url",
@@ -49,6 +54,8 @@ __all__ = [
 
 PLUGIN_NAME = "sqla_lab"
 SEARCH_PATH = "search_path"
+#: The engine execution option that keeps a workspace URL's ``search_path``.
+SEARCH_PATH_OPTION = "sqla_lab_search_path"
 
 #: libpq parameters asyncpg's DSN parser understands as libpq does.
 _ASYNCPG_DSN_PARAMETERS = frozenset(
@@ -210,6 +217,12 @@ def search_path_of(url: URL) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def engine_search_path(engine: Engine) -> str | None:
+    """The schema an engine made from a workspace URL works in, if any."""
+    kept = engine.get_execution_options().get(SEARCH_PATH_OPTION)
+    return kept if isinstance(kept, str) else search_path_of(engine.url)
+
+
 def _query(url: URL) -> dict[str, str]:
     return {k: _single(url.query, k) for k in url.query if k != "plugin"}
 
@@ -298,6 +311,7 @@ class ConnectOptions(CreateEnginePlugin):
                     connect_args.setdefault(name, _coerce(params[name], kind))
             kwargs["connect_args"] = connect_args
         self._driver = url.get_driver_name()
+        self._search_path = params.get(SEARCH_PATH)
 
     def update_url(self, url: URL) -> URL:
         """Remove what this plugin applies itself, so the dialect never sees it."""
@@ -307,6 +321,11 @@ class ConnectOptions(CreateEnginePlugin):
 
     def handle_dialect_kwargs(self, dialect_cls: type[Any], dialect_args: dict[str, Any]) -> None:
         """Nothing to change in the dialect's arguments."""
+
+    def engine_created(self, engine: Engine) -> None:
+        """Keep the schema the URL named where :func:`engine_search_path` finds it."""
+        if self._search_path is not None:
+            engine.update_execution_options(**{SEARCH_PATH_OPTION: self._search_path})
 
 
 # Also registered as the ``sqlalchemy.plugins`` entry point ``sqla_lab``; registering here too

@@ -129,13 +129,13 @@ import pytest
 from sqlalchemy import func, select
 from sqla_lab.demo import UserEntity, PostEntity
 
-async def test_writes_and_commits(session):
-    session.add(UserEntity(name="fixture user", posts=[PostEntity(title="t")]))
-    await session.commit()
-    assert await session.scalar(select(func.count()).select_from(UserEntity)) == 1
+async def test_writes_and_commits(db_session):
+    db_session.add(UserEntity(name="fixture user", posts=[PostEntity(title="t")]))
+    await db_session.commit()
+    assert await db_session.scalar(select(func.count()).select_from(UserEntity)) == 1
 
-async def test_isolated(session):
-    assert await session.scalar(select(func.count()).select_from(UserEntity)) == 0
+async def test_isolated(db_session):
+    assert await db_session.scalar(select(func.count()).select_from(UserEntity)) == 0
 """
 
 
@@ -212,6 +212,7 @@ def test_every_command_leaves_the_canary_untouched(
 
     pytester.makeini(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "sqla_lab_metadata = sqla_lab.demo.models:Base\n"
     )
     pytester.makepyfile(test_user=PYTESTER_TESTS)
     with pytest.MonkeyPatch.context() as patch:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -21,10 +24,12 @@ async def _count_users(db: Database) -> int:
 
 
 @pytest.fixture
-async def clean_db(database: Database) -> Database:
-    async with database.engine.begin() as conn:
-        await conn.execute(text("TRUNCATE posts, users RESTART IDENTITY CASCADE"))
-    return database
+async def clean_db(db_url: URL) -> AsyncIterator[Database]:
+    """A ``Database`` of its own (engine + sessionmaker) on the test database, emptied first."""
+    async with Database(db_url) as database:
+        async with database.engine.begin() as conn:
+            await conn.execute(text("TRUNCATE posts, users RESTART IDENTITY CASCADE"))
+        yield database
 
 
 async def test_session_commits_on_success(clean_db: Database) -> None:
@@ -96,19 +101,19 @@ async def test_seed_without_reset_appends_and_orm_inserts_still_work(clean_db: D
         assert (await s.execute(select(func.max(UserEntity.id)))).scalar_one() == 6
 
 
-async def test_session_fixture_rolls_back_even_committed_work(session: AsyncSession) -> None:
-    session.add(UserEntity(name="isolated"))
-    await session.commit()
-    names = (await session.execute(select(UserEntity.name))).scalars().all()
+async def test_session_fixture_rolls_back_even_committed_work(db_session: AsyncSession) -> None:
+    db_session.add(UserEntity(name="isolated"))
+    await db_session.commit()
+    names = (await db_session.execute(select(UserEntity.name))).scalars().all()
     assert "isolated" in names
 
 
-async def test_statement_timeout_setting_reaches_the_server(database_url: object) -> None:
+async def test_statement_timeout_setting_reaches_the_server(db_url: URL) -> None:
     from sqla_lab import Settings
     from sqla_lab.database import engine_options
 
     settings = Settings.model_validate({"statement_timeout_ms": 1234})
-    db = Database(database_url, **engine_options(settings))  # type: ignore[arg-type]
+    db = Database(db_url, **engine_options(settings))
     try:
         async with db.engine.connect() as conn:
             value = (await conn.execute(text("SHOW statement_timeout"))).scalar_one()

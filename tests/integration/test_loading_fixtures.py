@@ -1,7 +1,8 @@
 """The query fixtures of the pytest plugin, tested from the outside with ``pytester``.
 
-The inner test runs use their own database on the session's server, so their
-``database_url`` fixture (which drops its tables at the end) cannot touch ours.
+The inner test run points ``SQLA_LAB_DATABASE_URL`` at a database of its own on the session's
+server; its ``db_url`` fixture creates (and drops) its test database next to it, with the demo
+models' tables (``sqla_lab_metadata``).
 """
 
 from __future__ import annotations
@@ -33,53 +34,53 @@ async def _fill(session, users):
     session.expunge_all()
 
 
-async def test_recorder_counts(session, query_recorder):
-    await session.execute(text("SELECT 1"))
-    await session.execute(text("SELECT 2"))
+async def test_recorder_counts(db_session, query_recorder):
+    await db_session.execute(text("SELECT 1"))
+    await db_session.execute(text("SELECT 2"))
     assert isinstance(query_recorder, QueryRecorder)
-    # The session fixture's SAVEPOINT is a statement too, sent at the first use.
-    assert [q.sql.split()[0] for q in query_recorder.queries] == ["SAVEPOINT", "SELECT", "SELECT"]
+    # The db_session fixture's SAVEPOINT is its own: never counted.
+    assert [q.sql.split()[0] for q in query_recorder.queries] == ["SELECT", "SELECT"]
 
 
-async def test_budget_kept(session, assert_max_queries):
-    await _fill(session, 3)
+async def test_budget_kept(db_session, assert_max_queries):
+    await _fill(db_session, 3)
     with assert_max_queries(2):
         stmt = select(UserEntity).options(selectinload(UserEntity.posts))
-        users = (await session.scalars(stmt)).all()
+        users = (await db_session.scalars(stmt)).all()
     assert len(users) == 3
 
 
-async def test_budget_exceeded(session, assert_max_queries):
-    await _fill(session, 3)
+async def test_budget_exceeded(db_session, assert_max_queries):
+    await _fill(db_session, 3)
     with assert_max_queries(2):
-        for user in (await session.scalars(select(UserEntity))).all():
+        for user in (await db_session.scalars(select(UserEntity))).all():
             await user.awaitable_attrs.posts
 
 
-async def test_eager_is_clean(session, no_n_plus_one):
-    await _fill(session, 3)
+async def test_eager_is_clean(db_session, no_n_plus_one):
+    await _fill(db_session, 3)
     with no_n_plus_one():
         stmt = select(UserEntity).options(selectinload(UserEntity.posts))
-        assert sum(len(u.posts) for u in (await session.scalars(stmt)).all()) == 3
+        assert sum(len(u.posts) for u in (await db_session.scalars(stmt)).all()) == 3
 
 
-async def test_lazy_loop_fails(session, no_n_plus_one):
-    await _fill(session, 3)
+async def test_lazy_loop_fails(db_session, no_n_plus_one):
+    await _fill(db_session, 3)
     with no_n_plus_one():
-        for user in (await session.scalars(select(UserEntity))).all():
+        for user in (await db_session.scalars(select(UserEntity))).all():
             await user.awaitable_attrs.posts
 
 
-async def test_unused_eager_fails(session, no_n_plus_one):
-    await _fill(session, 3)
+async def test_unused_eager_fails(db_session, no_n_plus_one):
+    await _fill(db_session, 3)
     with no_n_plus_one():
-        await session.scalars(select(UserEntity).options(selectinload(UserEntity.posts)))
+        await db_session.scalars(select(UserEntity).options(selectinload(UserEntity.posts)))
 
 
-async def test_allowed_lazy_loop_passes(session, no_n_plus_one):
-    await _fill(session, 3)
+async def test_allowed_lazy_loop_passes(db_session, no_n_plus_one):
+    await _fill(db_session, 3)
     with no_n_plus_one(allow=["UserEntity.posts"]):
-        for user in (await session.scalars(select(UserEntity))).all():
+        for user in (await db_session.scalars(select(UserEntity))).all():
             await user.awaitable_attrs.posts
 """
 
@@ -97,15 +98,19 @@ def test_fixtures_from_the_outside(
     monkeypatch.setenv("SQLA_LAB_DATABASE_URL", inner_database_url)
     pytester.makeini(
         "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+        "sqla_lab_metadata = sqla_lab.demo.models:Base\n"
     )
     pytester.makepyfile(test_inner=INNER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf")
     result.assert_outcomes(passed=4, failed=3)
     result.stdout.fnmatch_lines(
         [
-            "E *QueryBudgetExceeded: expected at most 2 statement(s), the block sent 4",
-            "E *NPlusOneDetected: N+1: UserEntity.posts lazy-loaded for 2 sibling objects*",
-            "E *NPlusOneDetected: unused eager load: UserEntity.posts loaded 3 row(s)*",
+            "E *QueryBudgetExceeded: expected at most 2 statement(s) on the test database, "
+            "the block sent 4",
+            "E *NPlusOneDetected: 1 finding(s) in the block:",
+            "E *N+1: UserEntity.posts lazy-loaded for 3 sibling objects*",
+            "E *NPlusOneDetected: 1 finding(s) in the block:",
+            "E *unused eager load: UserEntity.posts loaded 3 row(s)*",
         ]
     )
     # The budget failure lists the statements it counted.

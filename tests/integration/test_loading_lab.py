@@ -42,11 +42,11 @@ def _expected_statements(strategy: str, users: int) -> int:
     ],
 )
 async def test_statement_and_row_counts_per_strategy(
-    session: AsyncSession, strategy: str, users: int
+    db_session: AsyncSession, strategy: str, users: int
 ) -> None:
-    await fill(session, users=users, posts_per_user=POSTS_PER_USER)
-    with QueryRecorder(session) as recorder:
-        posts = await load_users(session, strategy, users)
+    await fill(db_session, users=users, posts_per_user=POSTS_PER_USER)
+    with QueryRecorder(db_session) as recorder:
+        posts = await load_users(db_session, strategy, users)
     assert posts == users * POSTS_PER_USER
     assert recorder.count == _expected_statements(strategy, users)
     # joinedload returns one row per post (parents repeated); the others one row per entity.
@@ -65,37 +65,37 @@ async def test_statement_and_row_counts_per_strategy(
     ],
 )
 async def test_selectin_batches_500_parent_keys(
-    session: AsyncSession, users: int, statements: int
+    db_session: AsyncSession, users: int, statements: int
 ) -> None:
-    await fill(session, users=users, posts_per_user=1)
-    with QueryRecorder(session) as recorder:
-        assert await load_users(session, "selectinload", users) == users
+    await fill(db_session, users=users, posts_per_user=1)
+    with QueryRecorder(db_session) as recorder:
+        assert await load_users(db_session, "selectinload", users) == users
     assert recorder.count == statements
     in_lists = [q.parameter_count for q in recorder.queries[1:]]
     assert max(in_lists) == min(users, 500)
     assert sum(in_lists) == users
 
 
-async def test_joined_collection_without_unique_raises(session: AsyncSession) -> None:
-    await fill(session, users=3, posts_per_user=2)
+async def test_joined_collection_without_unique_raises(db_session: AsyncSession) -> None:
+    await fill(db_session, users=3, posts_per_user=2)
     stmt = select(UserEntity).options(joinedload(UserEntity.posts))
-    result = await session.scalars(stmt)
+    result = await db_session.scalars(stmt)
     with pytest.raises(InvalidRequestError, match=r"unique\(\) method must be invoked"):
         result.all()
 
 
 async def test_raiseload_raises_without_sql_and_plain_access_is_missing_greenlet(
-    session: AsyncSession,
+    db_session: AsyncSession,
 ) -> None:
-    await fill(session, users=2, posts_per_user=1)
-    with QueryRecorder(session) as recorder:
+    await fill(db_session, users=2, posts_per_user=1)
+    with QueryRecorder(db_session) as recorder:
         stmt = select(UserEntity).order_by(UserEntity.id).options(raiseload(UserEntity.posts))
-        users = (await session.scalars(stmt)).all()
+        users = (await db_session.scalars(stmt)).all()
         with pytest.raises(InvalidRequestError, match="lazy='raise'"):
             _ = users[0].posts
     assert recorder.count == 1
-    session.expunge_all()
-    plain = (await session.scalars(select(UserEntity).order_by(UserEntity.id))).all()
+    db_session.expunge_all()
+    plain = (await db_session.scalars(select(UserEntity).order_by(UserEntity.id))).all()
     with pytest.raises(MissingGreenlet):
         _ = plain[0].posts
 

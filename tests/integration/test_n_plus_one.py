@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, delete, event, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Session,
@@ -21,10 +22,10 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.collections import InstrumentedList
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, NPlusOneDetected, NPlusOneDetector
+from sqla_lab import NPlusOneDetected, NPlusOneDetector
 from sqla_lab.demo import PostEntity, UserEntity
 from sqla_lab.instruments.n_plus_one import NPlusOneWarning
-from sqla_lab.workspace import Workspace
+from tests.helpers import psycopg_url
 from tests.integration._loading_data import fill
 
 USERS = 6
@@ -36,9 +37,9 @@ EAGER_OPTIONS = [
 
 
 @pytest.fixture
-async def filled(session: AsyncSession) -> AsyncSession:
-    await fill(session, users=USERS, posts_per_user=3)
-    return session
+async def filled(db_session: AsyncSession) -> AsyncSession:
+    await fill(db_session, users=USERS, posts_per_user=3)
+    return db_session
 
 
 async def _lazy_loop(session: AsyncSession) -> list[UserEntity]:
@@ -236,17 +237,17 @@ async def test_nested_detectors_on_one_session_both_see_the_loop(filled: AsyncSe
 
 
 @pytest.fixture
-async def committed(database: Database) -> AsyncIterator[str]:
+async def committed(db_sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[str]:
     """Three users with posts committed (sessions on other connections see them), removed after."""
     prefix = "n-plus-one-committed"
-    async with database.sessionmaker() as setup, setup.begin():
+    async with db_sessionmaker() as setup, setup.begin():
         setup.add_all(
             UserEntity(name=f"{prefix}-{i}", posts=[PostEntity(title="t")]) for i in range(3)
         )
     try:
         yield prefix
     finally:
-        async with database.sessionmaker() as cleanup, cleanup.begin():
+        async with db_sessionmaker() as cleanup, cleanup.begin():
             await cleanup.execute(delete(UserEntity).where(UserEntity.name.like(f"{prefix}-%")))
 
 
@@ -258,9 +259,11 @@ async def _committed_lazy_loop(session: AsyncSession, prefix: str) -> int:
     return len(users)
 
 
-async def test_other_tasks_sessions_are_not_watched(database: Database, committed: str) -> None:
+async def test_other_tasks_sessions_are_not_watched(
+    db_sessionmaker: async_sessionmaker[AsyncSession], committed: str
+) -> None:
     # A concurrent request in a task started before the block is not this block's work.
-    async with database.sessionmaker() as watched, database.sessionmaker() as other:
+    async with db_sessionmaker() as watched, db_sessionmaker() as other:
         go = asyncio.Event()
 
         async def elsewhere() -> int:
@@ -274,9 +277,11 @@ async def test_other_tasks_sessions_are_not_watched(database: Database, committe
     assert detector.findings == ()
 
 
-async def test_a_second_session_in_the_block_is_watched(database: Database, committed: str) -> None:
+async def test_a_second_session_in_the_block_is_watched(
+    db_sessionmaker: async_sessionmaker[AsyncSession], committed: str
+) -> None:
     # The N+1 moved to another session is still this block's N+1.
-    async with database.sessionmaker() as watched, database.sessionmaker() as other:
+    async with db_sessionmaker() as watched, db_sessionmaker() as other:
         with NPlusOneDetector(watched, mode="collect") as detector:
             assert await _committed_lazy_loop(other, committed) == 3
     assert [(f.kind, f.label, f.count) for f in detector.findings] == [
@@ -284,8 +289,8 @@ async def test_a_second_session_in_the_block_is_watched(database: Database, comm
     ]
 
 
-def test_sync_session_lazy_loop_is_flagged(workspace: Workspace) -> None:
-    engine = create_engine(workspace.sync_url, poolclass=NullPool)
+def test_sync_session_lazy_loop_is_flagged(db_url: URL) -> None:
+    engine = create_engine(psycopg_url(db_url), poolclass=NullPool)
     try:
         with Session(engine) as sync_session, sync_session.begin():
             sync_session.add_all(

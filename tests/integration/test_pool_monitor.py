@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from sqla_lab import PoolMonitor, PoolSnapshot
 from sqla_lab.instruments import pool as pool_monitor
-from sqla_lab.workspace import Workspace
+from tests.helpers import psycopg_url
 
 
 @pytest.fixture
-async def engine(database_url: URL) -> AsyncIterator[AsyncEngine]:
-    engine = create_async_engine(database_url, pool_size=2, max_overflow=1, pool_timeout=0.3)
+async def engine(db_url: URL) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(db_url, pool_size=2, max_overflow=1, pool_timeout=0.3)
     try:
         yield engine
     finally:
@@ -144,13 +144,13 @@ async def test_keeps_counting_across_dispose_and_nests(engine: AsyncEngine) -> N
     "drain_at", [pytest.param(5, id="drain-often"), pytest.param(4096, id="drain-on-read")]
 )
 def test_counts_checkouts_from_several_threads_exactly(
-    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, drain_at: int
+    db_url: URL, monkeypatch: pytest.MonkeyPatch, drain_at: int
 ) -> None:
     # The hot path takes no lock (events are queued and folded in on read or every
     # `drain_at` events): threads checking out at once must still be counted exactly.
     monkeypatch.setattr(pool_monitor, "_DRAIN_AT", drain_at)
     threads, per_thread = 4, 150
-    engine = create_engine(workspace.sync_url, pool_size=threads, max_overflow=0)
+    engine = create_engine(psycopg_url(db_url), pool_size=threads, max_overflow=0)
     start = threading.Barrier(threads)
 
     def work() -> None:
@@ -178,8 +178,8 @@ def test_counts_checkouts_from_several_threads_exactly(
     assert len(monitor.checkout_log()) == total
 
 
-async def test_pool_monitor_works_as_async_context_manager(workspace: Workspace) -> None:
-    engine = create_async_engine(workspace.url, pool_size=1, max_overflow=0)
+async def test_pool_monitor_works_as_async_context_manager(db_url: URL) -> None:
+    engine = create_async_engine(db_url, pool_size=1, max_overflow=0)
     try:
         async with PoolMonitor(engine) as monitor, engine.connect():
             pass

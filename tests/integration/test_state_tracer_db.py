@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from sqlalchemy import create_engine, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from sqla_lab import Database, StateTracer
+from sqla_lab import StateTracer
 from sqla_lab.demo import UserEntity
-from sqla_lab.workspace import Workspace
+from tests.helpers import psycopg_url
 
 
-async def test_async_session_journey(database: Database) -> None:
-    async with database.sessionmaker() as session:
+@pytest.fixture(scope="module")
+def db_session_options() -> dict[str, Any]:
+    """These journeys trace sessions that keep their objects loaded after a commit."""
+    return {"expire_on_commit": False}
+
+
+async def test_async_session_journey(db_sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with db_sessionmaker() as session:
         await _journey(session)
 
 
@@ -38,11 +47,11 @@ async def _journey(session: AsyncSession) -> None:
     assert persistent.identity == str(user.id)
 
 
-async def test_loading_and_closing(database: Database) -> None:
-    async with database.sessionmaker() as setup:
+async def test_loading_and_closing(db_sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    async with db_sessionmaker() as setup:
         setup.add(UserEntity(name="loaded"))
         await setup.commit()
-    async with database.sessionmaker() as s:
+    async with db_sessionmaker() as s:
         with StateTracer(s) as tracer:
             tracer.mark("load")
             user = (
@@ -59,16 +68,18 @@ async def test_loading_and_closing(database: Database) -> None:
     assert [(step.instance, step.event) for step in timeline.in_phase("delete")] == [
         ("UserEntity#2", "loaded_as_persistent"),
         ("UserEntity#2", "persistent_to_deleted"),
-        # Database() uses expire_on_commit=False: no deleted_to_detached at commit.
+        # expire_on_commit=False: no deleted_to_detached at commit.
     ]
 
 
-async def test_detached_object_added_back(database: Database) -> None:
-    async with database.sessionmaker() as first:
+async def test_detached_object_added_back(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with db_sessionmaker() as first:
         user = UserEntity(name="returning")
         first.add(user)
         await first.commit()
-    async with database.sessionmaker() as second:
+    async with db_sessionmaker() as second:
         with StateTracer(second) as tracer:
             second.add(user)
             await second.delete(user)
@@ -84,8 +95,8 @@ async def test_detached_object_added_back(database: Database) -> None:
 @pytest.mark.parametrize(
     "expire_on_commit", [pytest.param(True, id="expire"), pytest.param(False, id="keep")]
 )
-def test_sync_sessionmaker_with_psycopg(workspace: Workspace, expire_on_commit: bool) -> None:
-    engine = create_engine(workspace.sync_url, poolclass=NullPool)
+def test_sync_sessionmaker_with_psycopg(db_url: URL, expire_on_commit: bool) -> None:
+    engine = create_engine(psycopg_url(db_url), poolclass=NullPool)
     maker = sessionmaker(engine, expire_on_commit=expire_on_commit)
     try:
         with StateTracer(maker) as tracer:
@@ -107,8 +118,10 @@ def test_sync_sessionmaker_with_psycopg(workspace: Workspace, expire_on_commit: 
     assert {step.session for step in tracer.timeline.steps} == {1}
 
 
-async def test_state_tracer_works_as_async_context_manager(database: Database) -> None:
-    async with database.sessionmaker() as session, StateTracer(session) as tracer:
+async def test_state_tracer_works_as_async_context_manager(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    async with db_sessionmaker() as session, StateTracer(session) as tracer:
         user = UserEntity(name="traced-async")
         session.add(user)
         await session.flush()

@@ -5,14 +5,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from sqla_lab import Database
 from sqla_lab.instruments.counter import StatementCounter
 
 
-async def test_counts_each_session_apart_across_transactions(database: Database) -> None:
-    with StatementCounter(database.engine) as counter:
-        async with database.sessionmaker() as mine, database.sessionmaker() as other:
+async def test_counts_each_session_apart_across_transactions(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    with StatementCounter(db_engine) as counter:
+        async with db_sessionmaker() as mine, db_sessionmaker() as other:
             await mine.execute(text("SELECT 'already begun'"))
             with counter.session(mine) as my_tally, counter.session(other) as other_tally:
                 await other.execute(text("SELECT 'other'"))
@@ -23,19 +25,23 @@ async def test_counts_each_session_apart_across_transactions(database: Database)
     assert (my_tally.count, other_tally.count) == (2, 1)
 
 
-async def test_untracked_sessions_and_connections_are_not_counted(database: Database) -> None:
-    with StatementCounter(database.engine) as counter:
-        async with database.sessionmaker() as tracked, database.sessionmaker() as untracked:
+async def test_untracked_sessions_and_connections_are_not_counted(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    with StatementCounter(db_engine) as counter:
+        async with db_sessionmaker() as tracked, db_sessionmaker() as untracked:
             with counter.session(tracked) as tally:
                 await untracked.execute(text("SELECT 1"))
-                async with database.engine.connect() as conn:
+                async with db_engine.connect() as conn:
                     await conn.execute(text("SELECT 2"))
     assert tally.count == 0
 
 
-async def test_a_failed_statement_counts(database: Database) -> None:
-    with StatementCounter(database.engine) as counter:
-        async with database.sessionmaker() as session:
+async def test_a_failed_statement_counts(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    with StatementCounter(db_engine) as counter:
+        async with db_sessionmaker() as session:
             with counter.session(session) as tally:
                 with pytest.raises(DBAPIError):
                     await session.execute(text("SELECT 1 / 0"))
@@ -44,10 +50,12 @@ async def test_a_failed_statement_counts(database: Database) -> None:
     assert tally.count == 2
 
 
-async def test_listeners_are_removed_on_exit(database: Database) -> None:
-    engine = database.engine.sync_engine
-    counter = StatementCounter(database.engine)
-    async with database.sessionmaker() as session:
+async def test_listeners_are_removed_on_exit(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    engine = db_engine.sync_engine
+    counter = StatementCounter(db_engine)
+    async with db_sessionmaker() as session:
         with counter:
             assert counter.counting
             assert event.contains(engine, "after_cursor_execute", counter._after)
@@ -62,9 +70,11 @@ async def test_listeners_are_removed_on_exit(database: Database) -> None:
     assert not event.contains(engine, "handle_error", counter._on_error)
 
 
-async def test_misuse_is_a_runtime_error(database: Database) -> None:
-    counter = StatementCounter(database.engine)
-    async with database.sessionmaker() as session:
+async def test_misuse_is_a_runtime_error(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    counter = StatementCounter(db_engine)
+    async with db_sessionmaker() as session:
         with (
             pytest.raises(RuntimeError, match="enter the StatementCounter"),
             counter.session(session),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +23,14 @@ from sqla_lab import (
     StatementCounter,
     StateTracer,
 )
-from sqla_lab.instruments._core import Instrument, InstrumentState, Listeners, resolve
+from sqla_lab.instruments._core import (
+    DatabaseMatch,
+    Instrument,
+    InstrumentState,
+    Listeners,
+    database_key,
+    resolve,
+)
 
 URL = "postgresql+psycopg://user:secret@127.0.0.1:1/never"
 
@@ -45,10 +52,12 @@ def _makers(engine: Engine) -> dict[str, Callable[[], Instrument]]:
         "query-recorder-engine": lambda: QueryRecorder(engine),
         "query-recorder-session": lambda: QueryRecorder(session),
         "query-recorder-factory": lambda: QueryRecorder(sessionmaker(engine)),
+        "query-recorder-database": lambda: QueryRecorder(engine.url),
         "statement-counter": lambda: StatementCounter(engine),
         "pool-monitor": lambda: PoolMonitor(engine),
         "state-tracer": lambda: StateTracer(session),
         "n-plus-one-detector": lambda: NPlusOneDetector(session),
+        "n-plus-one-detector-database": lambda: NPlusOneDetector(engine.url),
     }
 
 
@@ -154,6 +163,46 @@ def test_resolve_turns_what_users_hold_into_event_targets(
     resolved = resolve(given, what="test")
     assert getattr(resolved, expected) is not None
     assert isinstance(resolved.engine, Engine)
+
+
+def test_resolve_turns_a_url_into_a_database_target() -> None:
+    resolved = resolve(make_url(URL), what="test")
+    assert resolved.engine is None
+    assert isinstance(resolved.database, DatabaseMatch)
+
+
+@pytest.mark.parametrize(
+    ("other", "same"),
+    [
+        pytest.param("postgresql+asyncpg://other:pw@127.0.0.1:1/never", True, id="driver-user"),
+        pytest.param("postgresql://user@127.0.0.1:1/never?sslmode=disable", True, id="params"),
+        pytest.param("postgresql+psycopg://user:secret@127.0.0.1:1/other", False, id="database"),
+        pytest.param("postgresql+psycopg://user:secret@127.0.0.1:2/never", False, id="port"),
+        pytest.param("postgresql+psycopg://user:secret@localhost:1/never", False, id="host"),
+        pytest.param(URL + "?search_path=sqla_lab_x", False, id="schema"),
+    ],
+)
+def test_a_database_is_host_port_name_and_schema(other: str, same: bool) -> None:
+    assert (database_key(make_url(other)) == database_key(make_url(URL))) is same
+
+
+def test_a_database_match_knows_the_engines_of_a_schema_workspace() -> None:
+    # The sqla_lab URL plugin takes search_path out of the engine's URL; the match still
+    # tells the schema's engines from the database's others.
+    schema_url = make_url(URL).update_query_dict({"plugin": "sqla_lab", "search_path": "ws"})
+    in_schema = create_async_engine(schema_url.set(drivername="postgresql+asyncpg"))
+    in_schema_sync = create_engine(schema_url)
+    plain = create_engine(URL)
+    matches = DatabaseMatch(schema_url)
+    try:
+        assert "search_path" not in in_schema.sync_engine.url.query
+        assert matches(in_schema.sync_engine)
+        assert matches(in_schema_sync)
+        assert not matches(plain)
+        assert not DatabaseMatch(make_url(URL))(in_schema_sync)
+    finally:
+        for engine in (in_schema.sync_engine, in_schema_sync, plain):
+            engine.dispose()
 
 
 def test_resolve_refuses_what_it_cannot_watch() -> None:

@@ -10,7 +10,8 @@
   that was garbage-collected took its listeners with it.
 * :func:`sync_engine`, :func:`sync_session` and :func:`resolve` turn the async objects users
   hold (``AsyncEngine``, ``AsyncSession``, ``AsyncConnection``, ``async_sessionmaker``) into the
-  sync objects SQLAlchemy's events live on.
+  sync objects SQLAlchemy's events live on; a ``URL`` means every engine connected to that
+  database (:class:`DatabaseMatch`), existing ones and ones created during the block.
 * :class:`CallerFinder` finds the user's line that caused a statement, across the greenlet
   boundary of SQLAlchemy's asyncio layer.
 
@@ -30,7 +31,7 @@ from typing import Any, Self
 
 import greenlet  # type: ignore[import-untyped]  # greenlet ships no type information
 from sqlalchemy import event
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -41,16 +42,20 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
+from sqla_lab.urls import engine_search_path, search_path_of
+
 __all__ = [
     "DEFAULT_IGNORED_MODULES",
     "AnyEngine",
     "AnySession",
     "AnySessionFactory",
     "CallerFinder",
+    "DatabaseMatch",
     "Instrument",
     "InstrumentState",
     "Listeners",
     "Target",
+    "database_key",
     "resolve",
     "sync_engine",
     "sync_session",
@@ -198,24 +203,78 @@ def sync_session(session: AnySession) -> Session:
     return session.sync_session if isinstance(session, AsyncSession) else session
 
 
+class DatabaseMatch:
+    """Tell whether an engine is connected to one database: "everything on the test database".
+
+    Two URLs name the same database when host, port, database name and the workspace's
+    ``search_path`` (:mod:`sqla_lab.urls`) are equal; the driver and the credentials do not
+    matter. The verdict is kept per engine, so a statement costs one dict lookup.
+
+    Args:
+        url: a URL of the database.
+    """
+
+    __slots__ = ("_verdicts", "key")
+
+    def __init__(self, url: URL) -> None:
+        self.key = database_key(url)
+        self._verdicts: dict[Engine, bool] = {}
+
+    def __call__(self, engine: Engine) -> bool:
+        """Whether ``engine`` connects to this database."""
+        verdict = self._verdicts.get(engine)
+        if verdict is None:
+            key = database_key(engine.url, search_path=engine_search_path(engine))
+            verdict = self._verdicts[engine] = key == self.key
+        return verdict
+
+    def forget(self) -> None:
+        """Drop the verdicts (and the references to the engines they were about)."""
+        self._verdicts.clear()
+
+    def __repr__(self) -> str:
+        host, port, database, schema = self.key
+        where = f"{host}:{port}/{database}" + (f" (schema {schema})" if schema else "")
+        return f"DatabaseMatch({where!r})"
+
+
+def database_key(
+    url: URL, *, search_path: str | None = None
+) -> tuple[str | None, int, str | None, str | None]:
+    """What names a database in ``url``: host (or socket directory), port, name, schema.
+
+    ``search_path`` stands in for the URL's own (an engine's URL has lost it, see
+    :func:`sqla_lab.urls.engine_search_path`).
+    """
+    host = url.host
+    if host is None:
+        socket_dir = url.query.get("host")
+        host = socket_dir if isinstance(socket_dir, str) else None
+    schema = search_path if search_path is not None else search_path_of(url)
+    return (host, url.port or 5432, url.database or url.username, schema)
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """What an instrument watches, in the sync objects events live on.
 
-    Exactly one of ``connection``, ``session`` and ``session_class`` is set, or none of them
-    (then everything on ``engine`` is watched).
+    Exactly one of ``connection``, ``session``, ``session_class`` and ``database`` is set, or
+    none of them (then everything on ``engine`` is watched). ``engine`` is ``None`` only for a
+    ``database`` target, which watches every engine connected to one database.
 
     Attributes:
         engine: the engine statements go through.
         connection: watch only this connection.
         session: watch only this session.
         session_class: watch every session of a factory (its ``Session`` class).
+        database: watch every engine this matches, existing or created during the block.
     """
 
-    engine: Engine
+    engine: Engine | None
     connection: Connection | None = None
     session: Session | None = None
     session_class: type[Session] | None = None
+    database: DatabaseMatch | None = None
 
 
 def resolve(target: object, *, what: str) -> Target:
@@ -224,6 +283,8 @@ def resolve(target: object, *, what: str) -> Target:
     Raises:
         TypeError: ``target`` is none of the supported kinds.
     """
+    if isinstance(target, URL):
+        return Target(engine=None, database=DatabaseMatch(target))
     if isinstance(target, AsyncEngine | Engine):
         return Target(engine=sync_engine(target))
     if isinstance(target, AsyncConnection):

@@ -16,6 +16,8 @@ What it watches (its ``target``; :func:`_resolve_scope` is the one place that de
 * an ``Engine``/``AsyncEngine``, a ``sessionmaker``/``async_sessionmaker`` (through the engine
   it binds): every statement on that engine, from anywhere;
 * a ``Connection``/``AsyncConnection``: the statements on that connection;
+* a ``URL``: every engine connected to that database (engines created during the block
+  included), from anywhere: "everything on the test database", what the pytest fixtures watch;
 * ``None``: every engine, from this context: "everything during the block".
 
 It listens where every statement passes (the engine's ``after_cursor_execute``: ORM
@@ -67,7 +69,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -77,7 +79,12 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import QueryableAttribute, RelationshipProperty, Session, sessionmaker
 
 from sqla_lab.errors import NPlusOneDetected
-from sqla_lab.instruments._core import DEFAULT_IGNORED_MODULES, Instrument, Listeners
+from sqla_lab.instruments._core import (
+    DEFAULT_IGNORED_MODULES,
+    DatabaseMatch,
+    Instrument,
+    Listeners,
+)
 from sqla_lab.instruments._n_plus_one_reads import ReadWatch
 from sqla_lab.instruments._n_plus_one_stack import CallSite, CallSiteFinder
 from sqla_lab.instruments._n_plus_one_statements import (
@@ -86,6 +93,7 @@ from sqla_lab.instruments._n_plus_one_statements import (
     fold_parameters,
     relationship_label,
 )
+from sqla_lab.instruments._tap import is_harness_statement
 
 __all__ = [
     "AllowEntry",
@@ -109,6 +117,7 @@ DetectorTarget = (
     | AsyncEngine
     | Connection
     | AsyncConnection
+    | URL
     | None
 )
 
@@ -204,6 +213,7 @@ class _Scope:
     listen_on: tuple[Any, ...]
     context_only: bool
     session: Session | None = None
+    database: DatabaseMatch | None = None
 
 
 def _sync_engine_of(bind: Any) -> Engine | Connection | None:
@@ -220,6 +230,8 @@ def _resolve_scope(target: DetectorTarget) -> _Scope:
     """Turn the detector's target into the objects to listen on (the one place that does)."""
     if target is None:
         return _Scope(listen_on=(Engine,), context_only=True)
+    if isinstance(target, URL):
+        return _Scope(listen_on=(Engine,), context_only=False, database=DatabaseMatch(target))
     if isinstance(target, AsyncSession):
         target = target.sync_session
     if isinstance(target, Session):
@@ -276,8 +288,9 @@ class NPlusOneDetector(Instrument):
     """Detect N+1 loads and unused eager loads while the block runs (see the module doc).
 
     Args:
-        target: a session, sessionmaker, engine or connection (sync or async) to watch, or
-            ``None`` for every statement sent from this context during the block.
+        target: a session, sessionmaker, engine or connection (sync or async) to watch, a
+            ``URL`` for every statement on that database, or ``None`` for every statement
+            sent from this context during the block.
         mode: ``"warn"``, ``"raise"`` or ``"collect"``.
         allow: models or relationships never reported.
         threshold: sibling objects lazy-loading one relationship (or loading columns one by
@@ -303,6 +316,7 @@ class NPlusOneDetector(Instrument):
             raise ValueError("thresholds must be at least 2")
         self._scope = _resolve_scope(target)
         self._context_only = self._scope.context_only
+        self._database = self._scope.database
         self.mode: Mode = mode
         self.allowed = frozenset(_allow_label(entry) for entry in allow)
         self.threshold = threshold
@@ -364,6 +378,8 @@ class NPlusOneDetector(Instrument):
         finally:
             self._frozen = self._collect(final=True)
             self._infos.clear()
+            if self._database is not None:
+                self._database.forget()
 
     def __exit__(
         self,
@@ -489,6 +505,9 @@ class NPlusOneDetector(Instrument):
             and conn not in self._session_connections
         ):
             return
+        database = self._database
+        if database is not None and not database(conn.engine):
+            return
         compiled = context.compiled
         shape = compiled if compiled is not None else statement
         info = self._infos.get(shape)
@@ -496,6 +515,8 @@ class NPlusOneDetector(Instrument):
             info = self._infos[shape] = self._describe(compiled, statement)
         kind = info.kind
         if kind == "delete" or kind == "other":
+            if kind == "other" and is_harness_statement(conn, context):
+                return  # a test fixture's savepoint: no statement in production
             self._writes += 1
             if kind == "delete" and self._pending:
                 self._on_delete(info)

@@ -19,6 +19,9 @@ asyncio layer puts between your coroutine and the driver call). :meth:`QueryLog.
 groups statements that differ only in their parameters (``IN ($1, $2)`` and ``IN ($1)`` are
 one shape), which is what an N+1 looks like in a log: one shape, many times.
 
+A test harness's own savepoints (the pytest plugin's isolation of each test in an outer
+transaction) are never recorded: see :func:`sqla_lab.instruments._tap.is_harness_statement`.
+
 Why our own code: SQLAlchemy's ``assert_engine``/``CompiledSQL`` lives in its test suite
 (not a public API) and records no rows, timings or callers; the maintained peers are
 pytest-only counters. This module is the small piece that is missing; it uses nothing but
@@ -33,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -50,7 +53,7 @@ from sqla_lab.instruments._core import (
     Listeners,
     resolve,
 )
-from sqla_lab.instruments._tap import StatementTap
+from sqla_lab.instruments._tap import StatementTap, is_harness_statement
 
 __all__ = [
     "QueryLog",
@@ -72,6 +75,7 @@ RecorderTarget = (
     | async_sessionmaker[Any]
     | scoped_session[Any]
     | async_scoped_session[Any]
+    | URL
 )
 
 # Bound parameters of every paramstyle PostgreSQL drivers use, with an optional cast.
@@ -209,7 +213,9 @@ class QueryRecorder(Instrument):
             ``AsyncConnection`` (statements on that connection only), a ``Session``/
             ``AsyncSession`` (statements on the connections that session uses), or a session
             factory (``sessionmaker``, ``async_sessionmaker``, a scoped one: the statements
-            of every session it makes, such as those a web request opens).
+            of every session it makes, such as those a web request opens), or a ``URL``:
+            every statement on that database, through any engine, including engines created
+            during the block (an application under test that builds its own).
         ignored_modules: module prefixes skipped when looking for the caller's location.
 
     The recorder is usable as ``with`` or ``async with``; nothing in it awaits. While
@@ -292,7 +298,8 @@ class QueryRecorder(Instrument):
         context: Any,
         executemany: bool,
     ) -> tuple[str, Any]:
-        self._started[id(context)] = time.perf_counter()
+        if not is_harness_statement(conn, context):
+            self._started[id(context)] = time.perf_counter()
         return statement, parameters
 
     def _after(

@@ -11,8 +11,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from sqla_lab import Database, Settings
+from sqla_lab import Settings
 from sqla_lab.demo import seed
 from sqla_lab.service import create_app
 
@@ -23,10 +24,10 @@ ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 
 
 @pytest.fixture
-async def seeded(database: Database) -> Database:
+async def seeded(db_engine: AsyncEngine) -> AsyncEngine:
     """The test database holding exactly 6 users with 3 posts each."""
-    await seed(database.engine, users=SEEDED_USERS, posts_per_user=POSTS_PER_USER, reset=True)
-    return database
+    await seed(db_engine, users=SEEDED_USERS, posts_per_user=POSTS_PER_USER, reset=True)
+    return db_engine
 
 
 @asynccontextmanager
@@ -39,12 +40,12 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def make_client(database_url: URL, seeded: Database) -> ClientFactory:
+def make_client(db_url: URL, seeded: AsyncEngine) -> ClientFactory:
     """Build an app with settings overrides, run it, and yield a client for it."""
 
     def factory(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         options: dict[str, Any] = {
-            "database_url": database_url.render_as_string(hide_password=False),
+            "database_url": db_url.render_as_string(hide_password=False),
             **overrides,
         }
         return running(create_app(Settings(**options)))

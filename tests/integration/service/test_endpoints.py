@@ -6,6 +6,7 @@ import httpx
 import pytest
 from prometheus_client import generate_latest
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import QueuePool
 
 from sqla_lab import Database, Settings
@@ -181,10 +182,8 @@ async def test_metrics_exposition_parses_and_counts_requests(
     assert buckets == [5.0]
 
 
-async def test_lifespan_opens_and_disposes_the_database(
-    database_url: URL, seeded: Database
-) -> None:
-    app = create_app(Settings(database_url=database_url.render_as_string(hide_password=False)))
+async def test_lifespan_opens_and_disposes_the_database(db_url: URL, seeded: AsyncEngine) -> None:
+    app = create_app(Settings(database_url=db_url.render_as_string(hide_password=False)))
     async with running(app) as client:
         assert (await client.get("/users/1")).status_code == 200
         database: Database = app.state.database

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sqla_lab import Database, Settings
 from sqla_lab._process import free_port
@@ -27,9 +28,9 @@ def _assert_clean(response: httpx.Response, password: str) -> None:
 
 
 async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
-    seeded: Database, database_url: URL
+    seeded: AsyncEngine, db_url: URL
 ) -> None:
-    url = database_url.render_as_string(hide_password=False)
+    url = db_url.render_as_string(hide_password=False)
     app = create_app(Settings(database_url=url, pool_size=1, max_overflow=0, pool_timeout=1))
     async with running(app) as client:
         app_database: Database = app.state.database
@@ -42,7 +43,7 @@ async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
         assert response.headers["retry-after"] == "1"
         assert response.json()["error"] == "pool_exhausted"
         assert 0.8 <= waited <= 3.0
-        _assert_clean(response, database_url.password or "")
+        _assert_clean(response, db_url.password or "")
         # The connection is back: the same request now succeeds.
         assert (await client.get("/users/1")).status_code == 200
         families = metrics_of(await client.get("/metrics"))
@@ -54,15 +55,15 @@ async def test_exhausted_pool_answers_503_with_retry_after_within_pool_timeout(
 
 async def test_statement_timeout_answers_504(
     make_client: ClientFactory,
-    database: Database,
-    database_url: URL,
+    db_engine: AsyncEngine,
+    db_url: URL,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="sqla_lab")
     async with make_client(statement_timeout_ms=300) as client:
         # Another transaction holds an exclusive lock: the request's SELECT waits on it until
         # PostgreSQL's statement_timeout cancels it (SQLSTATE 57014).
-        async with database.engine.connect() as blocker:
+        async with db_engine.connect() as blocker:
             await blocker.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
             started = time.perf_counter()
             response = await client.get("/users/1")
@@ -71,7 +72,7 @@ async def test_statement_timeout_answers_504(
         assert response.status_code == 504
         assert response.json()["error"] == "statement_timeout"
         assert 0.2 <= waited <= 3.0
-        _assert_clean(response, database_url.password or "")
+        _assert_clean(response, db_url.password or "")
         # Logged as one line naming the failure, without the statement or the driver message.
         (record,) = [r for r in caplog.records if r.name == "sqla_lab.service"]
         assert "statement_timeout" in record.getMessage()
@@ -100,10 +101,10 @@ async def test_database_down_answers_503_and_never_leaks_the_password(
 
 
 async def test_wrong_password_answers_503_without_echoing_it(
-    database_url: URL, caplog: pytest.LogCaptureFixture
+    db_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
     password = "not-the-Real-one-42"
-    url = database_url.set(password=password).render_as_string(hide_password=False)
+    url = db_url.set(password=password).render_as_string(hide_password=False)
     caplog.set_level(logging.DEBUG)
     async with running(create_app(Settings(database_url=url))) as client:
         response = await client.get("/users/1")
@@ -113,10 +114,10 @@ async def test_wrong_password_answers_503_without_echoing_it(
 
 
 async def test_no_password_in_logs_or_responses_on_success(
-    client: httpx.AsyncClient, database_url: URL, caplog: pytest.LogCaptureFixture
+    client: httpx.AsyncClient, db_url: URL, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    password = database_url.password
+    password = db_url.password
     assert password
     responses = await asyncio.gather(
         client.get("/users/1"),
