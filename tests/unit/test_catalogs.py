@@ -196,10 +196,19 @@ def _unmarked(path: Path) -> list[str]:
     return found
 
 
+#: Speaks only in pytest's own output, which has no language option: English only.
+NOT_TRANSLATED = ("pytest_plugin",)
+
+
 def test_every_sentence_a_reader_sees_is_marked_for_translation() -> None:
     """Claims, headlines, explanations, titles, labels, help texts, measurement names and
     the command line's errors are ``N_()`` templates or messages, never bare literals."""
-    unmarked = [line for path in sorted(SRC.rglob("*.py")) for line in _unmarked(path)]
+    unmarked = [
+        line
+        for path in sorted(SRC.rglob("*.py"))
+        if path.relative_to(SRC).parts[0] not in NOT_TRANSLATED
+        for line in _unmarked(path)
+    ]
     assert unmarked == []
 
 
