@@ -470,7 +470,8 @@ def _finish_axes(
     x_label = translate(chart.x_label or chart.x or "")
     y_label = translate(chart.y_label or (chart.y[0] if len(chart.y) == 1 else ""))
     if horizontal:
-        axes.set_ylabel(x_label)
+        # The categories name themselves; a rotated label beside them only crowds them
+        # (and, measured in matplotlib's font but drawn in the browser's, can overlap).
         axes.set_xlabel(y_label)
     else:
         axes.set_xlabel(x_label)
