@@ -48,6 +48,7 @@ __all__ = [
     "LIST_HELP",
     "RUN_HELP",
     "SHOW_HELP",
+    "keep_labs",
     "last_run_path",
     "list_labs",
     "measure",
@@ -82,6 +83,26 @@ def _keep_last_run(results: Sequence[LabResult]) -> None:
         write_json(path, dump_results(results))
     except (OSError, ConfigurationError):
         pass
+
+
+def keep_labs(results: Sequence[LabResult], names: Sequence[str], where: str) -> list[LabResult]:
+    """The results of labs ``names`` (all when empty), in the order named.
+
+    Raises:
+        ConfigurationError: a name has no results in ``where``.
+    """
+    if not names:
+        return list(results)
+    by_lab = {r.lab: r for r in results}
+    unknown = [n for n in names if n not in by_lab]
+    if unknown:
+        raise ConfigurationError(
+            N_("no results for lab {names} in {path}; it has: {known}"),
+            names=", ".join(map(repr, unknown)),
+            path=where,
+            known=", ".join(by_lab) or "-",
+        )
+    return [by_lab[n] for n in dict.fromkeys(names)]
 
 
 def read_results(path: Path) -> list[LabResult]:
@@ -312,18 +333,7 @@ def show(
         )
     if json_file is not None:
         check_output(json_file)
-    results = read_results(source)
-    by_lab = {r.lab: r for r in results}
-    names = list(dict.fromkeys(labs or by_lab))
-    unknown = [n for n in names if n not in by_lab]
-    if unknown:
-        raise ConfigurationError(
-            N_("no results for lab {names} in {path}; it has: {known}"),
-            names=", ".join(map(repr, unknown)),
-            path=source,
-            known=", ".join(by_lab) or "-",
-        )
-    chosen = [by_lab[n] for n in names]
+    chosen = keep_labs(read_results(source), labs or [], str(source))
     to_stdout = json_file is not None and str(json_file) == "-"
     console = stderr() if to_stdout else Console()
     render_details(console, chosen, translate=translate)

@@ -34,7 +34,7 @@ from sqla_lab.cli._common import (
     write_json,
     write_output,
 )
-from sqla_lab.cli.labs import measure, read_results
+from sqla_lab.cli.labs import keep_labs, measure, read_results
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab import select_labs
 from sqla_lab.lab.results import LabResult
@@ -68,22 +68,6 @@ def _read_runs(paths: Sequence[Path]) -> list[LabResult]:
             origin[result.lab] = path
             results.append(result)
     return results
-
-
-def _keep(results: Sequence[LabResult], names: Sequence[str], where: str) -> list[LabResult]:
-    """The results of labs ``names`` (all when empty), in the order named."""
-    if not names:
-        return list(results)
-    by_lab = {r.lab: r for r in results}
-    unknown = [n for n in names if n not in by_lab]
-    if unknown:
-        raise ConfigurationError(
-            N_("no results for lab {names} in {path}; it has: {known}"),
-            names=", ".join(map(repr, unknown)),
-            path=where,
-            known=", ".join(by_lab) or "-",
-        )
-    return [by_lab[n] for n in dict.fromkeys(names)]
 
 
 @handle_errors
@@ -162,8 +146,8 @@ def report(
     document: dict[str, Any]
     if compare is not None:
         old_path, new_path = compare
-        old = _keep(read_results(old_path), names, str(old_path))
-        new = _keep(read_results(new_path), names, str(new_path))
+        old = keep_labs(read_results(old_path), names, str(old_path))
+        new = keep_labs(read_results(new_path), names, str(new_path))
         rendered = render_comparison(
             old, new, old_label=old_path.name, new_label=new_path.name, translate=translate
         )
@@ -176,7 +160,7 @@ def report(
         )
     else:
         if from_files:
-            results = _keep(_read_runs(from_files), names, ", ".join(map(str, from_files)))
+            results = keep_labs(_read_runs(from_files), names, ", ".join(map(str, from_files)))
         else:
             settings = load_settings(database_url=database_url, pg_version=pg_version)
             selected = select_labs(ALL_LABS, names)
