@@ -35,7 +35,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, LabError
 from sqla_lab.lab import LabContext
-from sqla_lab.lab.messages import N_
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.labs.scale._pgbouncer import (
     PgBouncer,
     PoolSpec,
@@ -247,13 +247,13 @@ class Topology:
         return self.user_pooler is None and self.bouncer is not None
 
     @property
-    def bouncer_description(self) -> str:
-        """``PgBouncer 1.18.0`` or why there is none."""
+    def bouncer_description(self) -> Message:
+        """``PgBouncer 1.18.0`` or why there is none (a message: a title's value)."""
         if self.user_pooler is not None:
-            return "your PgBouncer (--pgbouncer-url)"
+            return Message(N_("your PgBouncer (--pgbouncer-url)"))
         if self.bouncer_version is None:
-            return "no PgBouncer"
-        return "PgBouncer " + ".".join(map(str, self.bouncer_version))
+            return Message(N_("no PgBouncer"))
+        return Message("PgBouncer {version}", {"version": ".".join(map(str, self.bouncer_version))})
 
 
 async def _wait_for_streaming(primary: EmbeddedPostgres) -> None:
