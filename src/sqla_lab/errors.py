@@ -21,9 +21,15 @@ all) can turn them into a one-line message and an exit code in one place::
 Driver exceptions (asyncpg, psycopg, OSError) are translated at the boundary, in
 :func:`sqla_lab.postgres.probe_async` and :func:`sqla_lab.postgres.probe_sync`, never
 scattered across the code.
+
+A message may be a template and its values, so the command line can print it in the user's
+language: ``ConfigurationError(N_("unknown lab {names}"), names="x")``; ``str(error)`` is the
+English text, :meth:`SqlaLabError.render` the translated one.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 __all__ = [
     "ConfigurationError",
@@ -43,10 +49,27 @@ __all__ = [
 class SqlaLabError(Exception):
     """Root of every exception sqla-lab raises on purpose.
 
-    The message is a single line meant for a human; the CLI prints it as is.
+    The message is a single line meant for a human; the CLI prints it (translated, when it
+    was given as a template with values).
+
+    Args:
+        message: the text, or a ``str.format`` template when ``values`` are given.
+        **values: what fills the template (names, paths, numbers: never translated).
     """
 
     exit_code: int = 1
+
+    def __init__(self, message: str = "", /, **values: object) -> None:
+        self.template = message
+        self.values = values
+        super().__init__(message.format(**values) if values else message)
+
+    def render(self, translate: Callable[[str], str] | None = None) -> str:
+        """The message in the language of ``translate`` (English without one)."""
+        if translate is None or not self.template:
+            return str(self)
+        template = translate(self.template)
+        return template.format(**self.values) if self.values else template
 
 
 class ConfigurationError(SqlaLabError):

@@ -54,6 +54,7 @@ from sqla_lab.errors import (
     PostgresError,
     PostgresStartError,
 )
+from sqla_lab.translation import N_
 from sqla_lab.urls import asyncpg_dsn, libpq_conninfo, parse_database_url
 
 __all__ = [
@@ -121,7 +122,7 @@ def probe_sync(url: URL, *, timeout: float = 5.0) -> str:
             version = conn.execute("SHOW server_version").fetchone()
     except (psycopg.Error, OSError) as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+            N_("cannot connect to {url}: {reason}"), url=describe_url(url), reason=first_line(exc)
         ) from None
     return str(version[0]) if version else "unknown"
 
@@ -136,7 +137,7 @@ async def probe_async(url: URL, *, timeout: float = 5.0) -> str:  # noqa: ASYNC1
         conn = await asyncpg.connect(asyncpg_dsn(url), timeout=timeout)
     except (TimeoutError, asyncpg.PostgresError, OSError, ValueError) as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+            N_("cannot connect to {url}: {reason}"), url=describe_url(url), reason=first_line(exc)
         ) from None
     try:
         return str(await conn.fetchval("SHOW server_version"))
@@ -301,7 +302,7 @@ class EmbeddedPostgres(PostgresServer):
         self.server_settings = dict(server_settings or {})
         self.startup_timeout = startup_timeout
         if data_dir is not None and not str(data_dir).strip():
-            raise ConfigurationError("the data directory must not be empty ('')")
+            raise ConfigurationError(N_("the data directory must not be empty ('')"))
         self.root = Path(data_dir).expanduser().resolve() if data_dir is not None else None
         self.detached = detached
         self._wanted_password = password
@@ -340,7 +341,7 @@ class EmbeddedPostgres(PostgresServer):
     @property
     def url(self) -> URL:
         if self.password is None or not self.port:
-            raise PostgresError("the embedded server has not been started yet")
+            raise PostgresError(N_("the embedded server has not been started yet"))
         return URL.create(
             "postgresql+asyncpg",
             username=self.user,
@@ -411,7 +412,9 @@ class EmbeddedPostgres(PostgresServer):
         )
         if result.returncode != 0:
             reason = _interesting_line(result.stderr.decode(errors="replace"))
-            raise PostgresStartError(f"initdb failed in {self.root}: {reason}")
+            raise PostgresStartError(
+                N_("initdb failed in {root}: {reason}"), root=self.root, reason=reason
+            )
 
     def start(self) -> None:
         """Start the server (running ``init()`` first if needed) and wait until it is ready.
@@ -484,9 +487,9 @@ class EmbeddedPostgres(PostgresServer):
         """
         data_dir = self.data_dir
         if data_dir is None or not data_dir.is_dir():
-            raise PostgresError("the embedded server has no data directory yet")
+            raise PostgresError(N_("the embedded server has no data directory yet"))
         if Path(name).name != name or name in {"", ".", ".."}:
-            raise PostgresError(f"not a plain file name: {name!r}")
+            raise PostgresError(N_("not a plain file name: {name!r}"), name=name)
         target = data_dir / name
         target.write_bytes(content)
         target.chmod(mode)
@@ -504,7 +507,7 @@ class EmbeddedPostgres(PostgresServer):
         """
         data_dir = self.data_dir
         if self.status is not Status.RUNNING or data_dir is None:
-            raise PostgresError("the embedded server is not running")
+            raise PostgresError(N_("the embedded server is not running"))
         hba = data_dir / "pg_hba.conf"
         current = hba.read_text()
         existing = {line.strip() for line in current.splitlines()}
@@ -517,7 +520,7 @@ class EmbeddedPostgres(PostgresServer):
     def reload(self) -> None:
         """Ask the server to re-read its configuration files (SIGHUP to the postmaster)."""
         if self._process is None or self._process.poll() is not None:
-            raise PostgresError("the embedded server is not running")
+            raise PostgresError(N_("the embedded server is not running"))
         self._process.send_signal(signal.SIGHUP)
 
     def create_replica(self, *, server_settings: dict[str, str] | None = None) -> EmbeddedPostgres:
@@ -533,7 +536,7 @@ class EmbeddedPostgres(PostgresServer):
             PostgresStartError: ``pg_basebackup`` failed.
         """
         if self.status is not Status.RUNNING or self.password is None:
-            raise PostgresError("the embedded server is not running")
+            raise PostgresError(N_("the embedded server is not running"))
         root = Path(tempfile.mkdtemp(prefix=_ROOT_PREFIX))
         try:
             password_file = root / _PASSWORD_FILE
@@ -564,7 +567,7 @@ class EmbeddedPostgres(PostgresServer):
             )
             if result.returncode != 0:
                 reason = _interesting_line(result.stderr.decode(errors="replace"))
-                raise PostgresStartError(f"pg_basebackup failed: {reason}")
+                raise PostgresStartError(N_("pg_basebackup failed: {reason}"), reason=reason)
         except BaseException:
             shutil.rmtree(root, ignore_errors=True)
             raise
@@ -620,24 +623,34 @@ class EmbeddedPostgres(PostgresServer):
                 root.mkdir(parents=True)
                 self._made_root = True
             elif not root.is_dir():
-                raise PostgresStartError(f"data directory {root} is not a directory")
+                raise PostgresStartError(N_("data directory {root} is not a directory"), root=root)
             probe = root / ".write-test"
             probe.write_text("")
             probe.unlink()
         except OSError as exc:
             raise PostgresStartError(
-                f"data directory {root} is not writable: {exc.strerror or exc}"
+                N_("data directory {root} is not writable: {reason}"),
+                root=root,
+                reason=exc.strerror or exc,
             ) from None
         foreign = [p.name for p in root.iterdir() if p.name not in _OWN_ENTRIES]
         if foreign or (any(root.iterdir()) and not (root / _MARKER_FILE).is_file()):
             raise PostgresStartError(
-                f"data directory {root} is not empty and holds no sqla-lab cluster; "
-                "choose an empty or new directory"
+                N_(
+                    "data directory {root} is not empty and holds no sqla-lab cluster; "
+                    "choose an empty or new directory"
+                ),
+                root=root,
             )
         if not self._run_as.can_enter(root.parent):
             raise PostgresStartError(
-                f"data directory {root} is not reachable by user {self._run_as.name!r} "
-                "(as root, PostgreSQL runs unprivileged); choose one it can reach, e.g. under /tmp"
+                N_(
+                    "data directory {root} is not reachable by user {name!r} (as root, "
+                    "PostgreSQL runs unprivileged); choose one it can reach, e.g. under "
+                    "/tmp"
+                ),
+                root=root,
+                name=self._run_as.name,
             )
         root.chmod(0o700)
         return root
@@ -647,26 +660,34 @@ class EmbeddedPostgres(PostgresServer):
         assert self.root is not None
         if not (self.root / _MARKER_FILE).is_file():
             raise PostgresStartError(
-                f"data directory {self.root} holds a PostgreSQL cluster sqla-lab did not create"
+                N_("data directory {root} holds a PostgreSQL cluster sqla-lab did not create"),
+                root=self.root,
             )
         pid = running_postmaster(self.root / _DATA_SUBDIR)
         if pid is not None:
             raise PostgresStartError(
-                f"a PostgreSQL server (pid {pid}) is already running in {self.root}; "
-                f"stop it first (sqla-lab db down --data-dir {self.root})"
+                N_(
+                    "a PostgreSQL server (pid {pid}) is already running in {root}; stop "
+                    "it first (sqla-lab db down --data-dir {root})"
+                ),
+                pid=pid,
+                root=self.root,
             )
         self._owns_cluster = True
         state = read_state(self.root)
         if state is not None and state.get("user") not in (None, self.user):
             raise PostgresStartError(
-                f"data directory {self.root} holds a cluster for user {state['user']!r}, "
-                f"not {self.user!r}"
+                N_("data directory {root} holds a cluster for user {value!r}, not {user!r}"),
+                root=self.root,
+                value=state["user"],
+                user=self.user,
             )
         try:
             self.password = (self.root / _PASSWORD_FILE).read_text().strip()
         except OSError:
             raise PostgresStartError(
-                f"data directory {self.root} has a cluster but no sqla-lab password file"
+                N_("data directory {root} has a cluster but no sqla-lab password file"),
+                root=self.root,
             ) from None
 
     def _finish_setup(self) -> None:
@@ -712,7 +733,7 @@ class EmbeddedPostgres(PostgresServer):
     def detach(self) -> None:
         """Leave the (detached) server running when this object and this process go."""
         if not self.detached:
-            raise PostgresError("only a server created with detached=True can be left running")
+            raise PostgresError(N_("only a server created with detached=True can be left running"))
         self._process = None
         self._socket_dir = None
         atexit.unregister(self._atexit)
@@ -723,7 +744,9 @@ class EmbeddedPostgres(PostgresServer):
             if self.requested_port:
                 if not port_is_free(self.host, self.requested_port):
                     raise PostgresStartError(
-                        f"port {self.requested_port} on {self.host} is already in use"
+                        N_("port {requested_port} on {host} is already in use"),
+                        requested_port=self.requested_port,
+                        host=self.host,
                     )
                 self.port = self.requested_port
             else:
@@ -787,15 +810,21 @@ class EmbeddedPostgres(PostgresServer):
         assert process is not None
         while True:
             if process.poll() is not None:
-                raise PostgresStartError(f"postgres exited at start-up: {self._log_reason()}")
+                raise PostgresStartError(
+                    N_("postgres exited at start-up: {log_reason}"), log_reason=self._log_reason()
+                )
             try:
                 # The maintenance database: the one the URL names may not exist yet.
                 self.server_version = probe_sync(self.url.set(database="postgres"), timeout=2.0)
             except DatabaseUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise PostgresStartError(
-                        f"postgres did not accept connections within "
-                        f"{self.startup_timeout:.0f} s: {exc}"
+                        N_(
+                            "postgres did not accept connections within {startup_timeout:.0f} s: "
+                            "{exc}"
+                        ),
+                        startup_timeout=self.startup_timeout,
+                        exc=exc,
                     ) from None
                 time.sleep(0.02)
             else:
@@ -934,7 +963,7 @@ def stop_data_dir(root: Path, *, timeout: float = 10.0, delete: bool | None = No
         PostgresError: ``root`` is not a sqla-lab data directory, or the server would not stop.
     """
     if not is_sqla_lab_data_dir(root):
-        raise PostgresError(f"{root} is not a sqla-lab data directory")
+        raise PostgresError(N_("{root} is not a sqla-lab data directory"), root=root)
     state = read_state(root) or {}
     pid = running_postmaster(root / _DATA_SUBDIR)
     if pid is not None:
@@ -947,7 +976,9 @@ def stop_data_dir(root: Path, *, timeout: float = 10.0, delete: bool | None = No
             if running_postmaster(root / _DATA_SUBDIR) != pid:
                 break
         else:
-            raise PostgresError(f"the server in {root} (pid {pid}) did not stop")
+            raise PostgresError(
+                N_("the server in {root} (pid {pid}) did not stop"), root=root, pid=pid
+            )
     socket_dir = state.get("socket_dir")
     if isinstance(socket_dir, str) and Path(socket_dir).name.startswith(_SOCKET_PREFIX):
         shutil.rmtree(socket_dir, ignore_errors=True)

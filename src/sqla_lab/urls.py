@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL, CreateEnginePlugin, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from sqla_lab.errors import ConfigurationError
+from sqla_lab.translation import N_
 
 __all__ = [
     "PLUGIN_NAME",
@@ -125,30 +126,45 @@ def _single(query: Mapping[str, str | Sequence[str]], name: str) -> str:
     value = query[name]
     if isinstance(value, str):
         return value
-    raise ConfigurationError(f"DATABASE_URL gives the parameter {name!r} more than once")
+    raise ConfigurationError(
+        N_("DATABASE_URL gives the parameter {name!r} more than once"), name=name
+    )
 
 
 def _check_query(url: URL) -> None:
     for name in url.query:
         if name in _LIBPQ_ONLY:
             raise ConfigurationError(
-                f"DATABASE_URL parameter {name!r} is a libpq setting asyncpg does not support; "
-                "remove it from the URL"
+                N_(
+                    "DATABASE_URL parameter {name!r} is a libpq setting asyncpg does not "
+                    "support; remove it from the URL"
+                ),
+                name=name,
             )
         if name not in _KNOWN:
-            raise ConfigurationError(f"DATABASE_URL has an unknown parameter {name!r}")
+            raise ConfigurationError(
+                N_("DATABASE_URL has an unknown parameter {name!r}"), name=name
+            )
         value = _single(url.query, name)
         if name == "connect_timeout" or _ASYNCPG_KEYWORDS.get(name) in {int, float}:
             try:
                 number = float(value)
             except ValueError:
                 raise ConfigurationError(
-                    f"DATABASE_URL parameter {name}={value!r} is not a number"
+                    N_("DATABASE_URL parameter {name}={value!r} is not a number"),
+                    name=name,
+                    value=value,
                 ) from None
             if not 0 <= number < float("inf"):
-                raise ConfigurationError(f"DATABASE_URL parameter {name}={value!r} is out of range")
+                raise ConfigurationError(
+                    N_("DATABASE_URL parameter {name}={value!r} is out of range"),
+                    name=name,
+                    value=value,
+                )
         if name == "plugin" and value != PLUGIN_NAME:
-            raise ConfigurationError(f"DATABASE_URL names an unknown engine plugin {value!r}")
+            raise ConfigurationError(
+                N_("DATABASE_URL names an unknown engine plugin {value!r}"), value=value
+            )
 
 
 def parse_database_url(url: str | URL) -> URL:
@@ -164,18 +180,20 @@ def parse_database_url(url: str | URL) -> URL:
     try:
         parsed = make_url(url) if isinstance(url, str) else url
     except (ArgumentError, ValueError) as exc:
-        raise ConfigurationError(f"DATABASE_URL is not a valid database URL: {exc}") from None
+        raise ConfigurationError(
+            N_("DATABASE_URL is not a valid database URL: {exc}"), exc=exc
+        ) from None
     if parsed.get_backend_name() not in {"postgresql", "postgres"}:
         raise ConfigurationError(
-            f"DATABASE_URL must be a PostgreSQL URL (postgresql://...), "
-            f"not {parsed.get_backend_name()!r}"
+            N_("DATABASE_URL must be a PostgreSQL URL (postgresql://...), not {backend!r}"),
+            backend=parsed.get_backend_name(),
         )
     try:
         port = parsed.port
     except ValueError:
-        raise ConfigurationError("DATABASE_URL has an invalid port") from None
+        raise ConfigurationError(N_("DATABASE_URL has an invalid port")) from None
     if port is not None and not 0 < port < 65536:
-        raise ConfigurationError(f"DATABASE_URL has an invalid port: {port}")
+        raise ConfigurationError(N_("DATABASE_URL has an invalid port: {port}"), port=port)
     _check_query(parsed)
     parsed = parsed.set(drivername="postgresql+asyncpg")
     if parsed.query and "plugin" not in parsed.query:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable
 from sqla_lab.postgres import PostgresServer, Status, describe_url, first_line
+from sqla_lab.translation import N_
 from sqla_lab.urls import libpq_conninfo, search_path_of, with_database, with_search_path
 
 __all__ = [
@@ -132,7 +133,7 @@ def _connect(url: URL) -> psycopg.Connection[Any]:
         )
     except (psycopg.Error, OSError) as exc:
         raise DatabaseUnavailable(
-            f"cannot connect to {describe_url(url)}: {first_line(exc)}"
+            N_("cannot connect to {url}: {reason}"), url=describe_url(url), reason=first_line(exc)
         ) from None
 
 
@@ -212,8 +213,11 @@ class Workspace(PostgresServer):
             raise ValueError(f"purpose must be 1-20 lowercase letters or digits: {purpose!r}")
         if keep is not None and not _NAME.match(keep):
             raise ConfigurationError(
-                f"database name {keep!r}: use lowercase letters, digits and underscores "
-                "(at most 63, starting with a letter)"
+                N_(
+                    "database name {keep!r}: use lowercase letters, digits and "
+                    "underscores (at most 63, starting with a letter)"
+                ),
+                keep=keep,
             )
         self.server = server
         self.purpose = purpose
@@ -325,10 +329,14 @@ class Workspace(PostgresServer):
             role = conn.info.user
             database = conn.info.dbname
             raise ConfigurationError(
-                f"role {role!r} may create neither a database (CREATEDB) nor a schema in "
-                f"database {database!r} (CREATE on it); sqla-lab writes only into a database "
-                f"or schema of its own: ALTER ROLE {role} CREATEDB, or "
-                f"GRANT CREATE ON DATABASE {database} TO {role}"
+                N_(
+                    "role {role!r} may create neither a database (CREATEDB) nor a schema "
+                    "in database {database!r} (CREATE on it); sqla-lab writes only into "
+                    "a database or schema of its own: ALTER ROLE {role} CREATEDB, or "
+                    "GRANT CREATE ON DATABASE {database} TO {role}"
+                ),
+                role=role,
+                database=database,
             )
         self.kind = "schema"
         ident = sql.Identifier(self.name)
@@ -353,8 +361,12 @@ class Workspace(PostgresServer):
                 )
             except psycopg.errors.InsufficientPrivilege:
                 raise ConfigurationError(
-                    f"cannot create database {self.name!r}: role {conn.info.user!r} lacks "
-                    "CREATEDB; create it yourself (empty) and pass its name again"
+                    N_(
+                        "cannot create database {name!r}: role {user!r} lacks CREATEDB; "
+                        "create it yourself (empty) and pass its name again"
+                    ),
+                    name=self.name,
+                    user=conn.info.user,
                 ) from None
             conn.execute(
                 sql.SQL("COMMENT ON DATABASE {} IS {}").format(
@@ -376,7 +388,11 @@ class Workspace(PostgresServer):
             ).fetchone() or (0,)
         if tables:
             raise ConfigurationError(
-                f"database {self.name!r} was not created by sqla-lab and holds {tables} "
-                "table(s) of its own; sqla-lab keeps data only in a database it created "
-                "or an empty one"
+                N_(
+                    "database {name!r} was not created by sqla-lab and holds {tables} "
+                    "table(s) of its own; sqla-lab keeps data only in a database it "
+                    "created or an empty one"
+                ),
+                name=self.name,
+                tables=tables,
             )

@@ -9,9 +9,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from sqla_lab.cli import app
+from sqla_lab.lab.messages import format_value
 from sqla_lab.lab.results import Verdict, load_results
 from sqla_lab.postgres import PostgresServer
-from sqla_lab.report.console import format_value
 
 #: The labs quick enough for the test suite under ``--quick``.
 QUICK_LABS = ("connect",)
@@ -37,7 +37,7 @@ def test_report_runs_the_quick_labs_and_writes_one_page(
         ],
     )
     assert result.exit_code == 0, result.stderr
-    assert f"report written to {out}: 1 labs, 3 claims" in result.stdout
+    assert f"report written to {out}: 3 claims in 1 labs: " in result.stdout
 
     results = load_results(json.loads(saved.read_text()))
     assert [r.lab for r in results] == list(QUICK_LABS)
@@ -65,3 +65,23 @@ def test_report_runs_the_quick_labs_and_writes_one_page(
         if m.samples:
             assert f"median {format_value(m.value, m.unit)}, n={len(m.samples)}" in html
     assert "<script" not in html
+
+
+def test_report_in_korean_from_the_saved_run(postgres: PostgresServer, tmp_path: Path) -> None:
+    """``--lang ko`` measures once and writes the page in Korean; the JSON keeps its English
+    keys and adds the rendered Korean text."""
+    out, saved = tmp_path / "report.html", tmp_path / "results.json"
+    url = postgres.url.render_as_string(hide_password=False)
+    args = ["report", *QUICK_LABS, "--quick", "-o", str(out), "--json", str(saved)]
+    result = CliRunner().invoke(app, [*args, "--database-url", url, "--lang", "ko"])
+    assert result.exit_code == 0, result.stderr
+    assert f"보고서를 {out}에 씀: 랩 1개의 주장 3개: " in result.stdout
+    html = out.read_text(encoding="utf-8")
+    assert '<html lang="ko">' in html
+    assert "주장 장부" in html
+    document = json.loads(saved.read_text())
+    assert document["language"] == "ko"
+    finding = document["results"][0]["findings"][0]
+    assert finding["verdict"] in {v.value for v in Verdict}  # the stable English key
+    assert re.search("[가-힣]", finding["rendered"]["claim"])
+    assert re.search("[가-힣]", finding["rendered"]["explanation"])

@@ -18,6 +18,7 @@ import pytest_asyncio
 
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab import LabContext
+from sqla_lab.lab.messages import render_text
 from sqla_lab.lab.results import Environment, Verdict
 from sqla_lab.labs.scale._app_pool import app_pool
 from sqla_lab.labs.scale._connections import connection_limits
@@ -150,10 +151,10 @@ async def test_the_users_pgbouncer_shows_the_clash_and_what_only_ours_can_measur
         row[0]: dict(zip(output.tables[0].columns, row, strict=True))
         for row in output.tables[0].rows
     }
-    assert rows["session mode"]["error_kinds"] == (
+    assert render_text(rows["session mode"]["error_kinds"]) == (
         "not measured: needs the lab's own PgBouncer (its session pool)"
     )
-    assert rows["max_prepared_statements"]["error_kinds"] == (
+    assert render_text(rows["max_prepared_statements"]["error_kinds"]) == (
         "not measured: needs the lab's own PgBouncer"
     )
     assert rows["both caches off"]["errors"] == 0
@@ -165,7 +166,7 @@ async def test_behind_the_users_pgbouncer_server_connections_are_not_counted(
 ) -> None:
     output = await app_pool(*lab)
     (table, _) = output.tables
-    assert "your PgBouncer" in table.title
+    assert "your PgBouncer" in render_text(table.title)
     assert table.column("server_connections") == (None, None)
     assert table.column("errors") == (0, 0)
 

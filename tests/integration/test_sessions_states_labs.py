@@ -22,7 +22,10 @@ def cli_run(postgres: PostgresServer) -> tuple[dict[str, LabResult], str]:
     """``sqla-lab run sessions states --quick --json -`` on the test server."""
     result = CliRunner().invoke(
         app,
-        ["run", "sessions", "states", "--quick", "--json", "-", "--database-url", postgres.dsn],
+        [
+            *("run", "sessions", "states", "--quick", "--verbose", "--json", "-"),
+            *("--database-url", postgres.dsn),
+        ],
         env={"COLUMNS": "200"},
     )
     assert result.exit_code == 0, result.output

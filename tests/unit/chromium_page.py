@@ -7,7 +7,7 @@ log entry (``Runtime.*``, ``Log.entryAdded``), so nothing the page does goes uns
 
 Also a script, to refresh the README's screenshot::
 
-    python tests/unit/chromium_page.py report.html docs/report.png
+    python tests/unit/chromium_page.py report.html docs/report-en.png
 """
 
 from __future__ import annotations
@@ -52,6 +52,10 @@ class Visit:
     charts: list[dict[str, Any]] = field(default_factory=list)
     page_width: int = 0
     viewport_width: int = 0
+    lang: str = ""
+    text: str = ""
+    #: The fonts Chromium drew the ``fonts_for`` element's text with (family name, glyphs).
+    fonts: list[tuple[str, int]] = field(default_factory=list)
 
     @property
     def console_errors(self) -> list[str]:
@@ -76,6 +80,8 @@ _INSPECT = """() => ({
   }),
   pageWidth: document.documentElement.scrollWidth,
   viewportWidth: window.innerWidth,
+  lang: document.documentElement.lang,
+  text: document.body.innerText,
 })"""
 
 
@@ -91,8 +97,11 @@ def visit(
     screenshot: Path | None = None,
     width: int = 1280,
     height: int = 900,
+    fonts_for: str | None = None,
 ) -> Visit:
-    """Load ``path`` in headless Chromium, inspect it and optionally save a full-page PNG."""
+    """Load ``path`` in headless Chromium, inspect it and optionally save a full-page PNG;
+    ``fonts_for`` (a CSS selector) asks which fonts drew that element's text
+    (``CSS.getPlatformFontsForNode``: a missing glyph shows as no font with glyphs)."""
     result = Visit()
     with (
         tempfile.TemporaryDirectory(prefix="sqla-lab-chromium-") as profile,
@@ -139,6 +148,15 @@ def visit(
             result.charts = found["charts"]
             result.page_width = found["pageWidth"]
             result.viewport_width = found["viewportWidth"]
+            result.lang = found["lang"]
+            result.text = found["text"]
+            if fonts_for is not None:
+                cdp.send("DOM.enable")
+                cdp.send("CSS.enable")
+                root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+                node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": fonts_for})
+                fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node["nodeId"]})
+                result.fonts = [(f["familyName"], f["glyphCount"]) for f in fonts["fonts"]]
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
         finally:

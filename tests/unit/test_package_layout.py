@@ -6,7 +6,7 @@ downward-composed CLI are the models)::
 
     cli -> report, service, pytest_plugin -> labs -> lab
         -> instruments, demo -> database, workspace -> postgres, _process -> urls
-        -> errors, settings
+        -> errors, settings, translation
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("database", "workspace"),
     ("postgres", "_process"),
     ("urls",),
-    ("errors", "settings", "_stats", "_lifecycle"),
+    ("errors", "settings", "translation", "_stats", "_lifecycle"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 HEAVY = ("fastapi", "uvicorn", "matplotlib", "locust", "jinja2", "prometheus_client", "gevent")

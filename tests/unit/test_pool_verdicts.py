@@ -124,7 +124,7 @@ def _half_open(hanging: set[str]) -> tuple[Verdict, Verdict, str, str]:
 def test_the_seeds_claim_and_the_remedy_are_judged_apart() -> None:
     held, remedies, _, said = _half_open({DEFAULT, STATEMENT, PRE_PING})
     assert (held, remedies) == (Verdict.CONFIRMED, Verdict.CONFIRMED)
-    assert "command_timeout=0.25: ended after 0.50 s with builtins.TimeoutError" in said
+    assert "command_timeout=0.25: ended after 0.5 s with builtins.TimeoutError" in said
     # A remedy that does not work (asyncpg 0.29's command_timeout) leaves the seed's claim alone.
     held, remedies, _, said = _half_open({DEFAULT, STATEMENT, PRE_PING, COMMAND})
     assert (held, remedies) == (Verdict.CONFIRMED, Verdict.DEPENDS)
@@ -132,7 +132,7 @@ def test_the_seeds_claim_and_the_remedy_are_judged_apart() -> None:
     assert "ended after 3" not in said
     held, _, explained, _ = _half_open(set())
     assert held is Verdict.REFUTED
-    assert "ended after 3.00 s with no error" in explained
+    assert "ended after 3 s with no error" in explained
 
 
 def test_settings_table_finds_every_name_it_claims() -> None:

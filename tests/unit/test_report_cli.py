@@ -31,9 +31,10 @@ def test_from_renders_every_lab_of_the_file(saved: Path, tmp_path: Path) -> None
     out = tmp_path / "page.html"
     code, stdout, _ = _invoke("report", "--from", saved, "-o", out)
     assert code == 0
-    assert f"report written to {out}: 4 labs, 7 claims" in stdout
+    assert f"report written to {out}: 7 claims in 4 labs: 3 confirmed" in stdout
     sections = [e.attrs["id"] for e in parse(out.read_text()).elements if e.tag == "section"]
-    assert sections == ["environment", "ledger", *(f"lab-{r.lab}" for r in all_results())]
+    labs = [f"lab-{r.lab}" for r in all_results()]
+    assert sections == ["summary", "ledger", *labs, "environment"]
     assert oct(out.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 

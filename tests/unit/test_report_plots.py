@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from sqla_lab.lab.messages import format_value
 from sqla_lab.lab.results import Chart, LabResult, Table
-from sqla_lab.report.console import format_value
-from sqla_lab.report.plots import ChartError, render_chart
+from sqla_lab.report.plots import GRID_TRUE, ChartError, render_chart
 from tests.unit.html_page import svg_texts
 from tests.unit.report_samples import connect_result, loading_result, pool_result, states_result
 
@@ -97,7 +97,7 @@ def test_bar_groups_columns_per_category_with_value_labels() -> None:
     assert Counter(labels) <= Counter(value_texts)
 
 
-def test_grid_colours_each_boolean_and_marks_empty_cells() -> None:
+def test_grid_marks_each_boolean_and_empty_cells_without_alarm_colours() -> None:
     result = states_result()
     svg = render_chart(result.charts[0], result, id_prefix="g0")
     texts = svg_texts(svg)
@@ -108,9 +108,9 @@ def test_grid_colours_each_boolean_and_marks_empty_cells() -> None:
     assert texts.count("—") == sum(cell is None for cell in cells)
     assert {"transient", "pending", "persistent", "deleted", "detached"} <= set(texts)
     assert "after flush()" in texts
-    # Green for true, red for false, as fills.
-    assert "#c7eed8" in svg
-    assert "#fde2e1" in svg
+    # "yes" is tinted, an ordinary "no" stays white: no red for a plain observation.
+    assert GRID_TRUE[0] in svg
+    assert "#fde2e1" not in svg
 
 
 def test_grid_can_pick_its_label_and_columns() -> None:

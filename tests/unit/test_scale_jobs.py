@@ -165,7 +165,7 @@ def test_run_summary_adds_up_workers() -> None:
     assert run.first_error_after == 2
     assert run.connections_opened == 12
     assert run.server_peak == 7
-    table = errors_table("k", "t", {"run": run, "none": None})
+    table = errors_table("k", "t", [("run", run), ("none", None)])
     assert table.rows == (("run", "E", None, "1", 2, "m"),)
 
 

@@ -1,4 +1,11 @@
-"""What every command shares: options, error handling, settings, servers, output files.
+"""What every command shares: options, error handling, settings, servers, output files, and
+the language everything is printed in.
+
+The language is read here and nowhere else: ``--lang ko|en`` on every command, else
+``SQLA_LAB_LANG``, else the locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``: Korean
+when it names Korean), else English. Commands pass the resulting
+:class:`~sqla_lab.translation.Translation` down to the renderers; nothing below reads it from
+the environment.
 
 Errors the user can fix print one line on stderr and exit non-zero: 2 for bad input or an
 unusable database, 130 for Ctrl-C. Output files follow one rule (:func:`check_output`,
@@ -19,7 +26,7 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -30,12 +37,15 @@ from rich.console import Console
 from sqla_lab.errors import ConfigurationError, SqlaLabError
 from sqla_lab.postgres import PostgresServer, server_from_url
 from sqla_lab.settings import Settings
+from sqla_lab.translation import N_, Language, Translation, language_of_locale, translation
 
 __all__ = [
+    "LOCALE_VARIABLES",
     "UNWIND_SIGNALS",
     "DatabaseUrlOption",
     "JsonFileOption",
     "KeepDatabaseOption",
+    "LanguageOption",
     "PgVersion",
     "PgVersionOption",
     "StoppedByCtrlC",
@@ -43,15 +53,22 @@ __all__ = [
     "emit_json",
     "fail",
     "handle_errors",
+    "language_from_environment",
     "load_settings",
     "require_extra",
+    "resolve_language",
     "run_async",
+    "say",
     "server_for",
     "stderr",
+    "translator",
     "write_json",
     "write_output",
     "writes_through",
 ]
+
+#: Where the locale is read from, first non-empty wins (gettext's order).
+LOCALE_VARIABLES = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
 
 
 class PgVersion(enum.StrEnum):
@@ -65,8 +82,10 @@ DatabaseUrlOption = Annotated[
     str | None,
     typer.Option(
         "--database-url",
-        help="Use this existing PostgreSQL server (default: $DATABASE_URL, else embedded). "
-        "sqla-lab works only in a database or schema it creates there.",
+        help=N_(
+            "Use this existing PostgreSQL server (default: $DATABASE_URL, else embedded). "
+            "sqla-lab works only in a database or schema it creates there."
+        ),
         show_default=False,
     ),
 ]
@@ -74,7 +93,7 @@ PgVersionOption = Annotated[
     PgVersion | None,
     typer.Option(
         "--pg-version",
-        help="Bundled PostgreSQL major version (default: $SQLA_LAB_PG_VERSION, else 18).",
+        help=N_("Bundled PostgreSQL major version (default: $SQLA_LAB_PG_VERSION, else 18)."),
         show_default=False,
     ),
 ]
@@ -83,7 +102,7 @@ JsonFileOption = Annotated[
     typer.Option(
         "--json",
         metavar="FILE",
-        help="Also write the results as JSON to FILE ('-' for stdout).",
+        help=N_("Also write the results as JSON to FILE ('-' for stdout)."),
         show_default=False,
     ),
 ]
@@ -92,8 +111,22 @@ KeepDatabaseOption = Annotated[
     typer.Option(
         "--keep-database",
         metavar="NAME",
-        help="Keep the data in database NAME (created by sqla-lab, or an empty one) instead "
-        "of a temporary database dropped at the end.",
+        help=N_(
+            "Keep the data in database NAME (created by sqla-lab, or an empty one) instead "
+            "of a temporary database dropped at the end."
+        ),
+        show_default=False,
+    ),
+]
+LanguageOption = Annotated[
+    Language | None,
+    typer.Option(
+        "--lang",
+        help=N_(
+            "Language of everything printed: ko or en (default: $SQLA_LAB_LANG, else the "
+            "locale, else English)."
+        ),
+        case_sensitive=False,
         show_default=False,
     ),
 ]
@@ -119,26 +152,87 @@ def stderr() -> Console:
     return Console(stderr=True)
 
 
-def fail(message: str, code: int) -> NoReturn:
+def language_from_environment(environ: Mapping[str, str] | None = None) -> Language:
+    """``SQLA_LAB_LANG``, else the locale's language when sqla-lab speaks it, else English.
+
+    Raises:
+        ConfigurationError: ``SQLA_LAB_LANG`` names a language sqla-lab does not speak.
+    """
+    env = os.environ if environ is None else environ
+    explicit = env.get("SQLA_LAB_LANG", "").strip()
+    if explicit:
+        try:
+            return Language(explicit.lower())
+        except ValueError:
+            raise ConfigurationError(
+                N_("SQLA_LAB_LANG={value!r}: sqla-lab speaks {languages}"),
+                value=explicit,
+                languages=", ".join(language.value for language in Language),
+            ) from None
+    for name in LOCALE_VARIABLES:
+        value = env.get(name, "")
+        if value:
+            # LANGUAGE is a priority list ("ko:en"); its first entry decides.
+            return language_of_locale(value.split(":")[0]) or Language.EN
+    return Language.EN
+
+
+def resolve_language(option: Language | str | None = None) -> Language:
+    """The language a command speaks: its ``--lang`` (``sqla-lab --lang ko run`` fills the
+    command's own through click's defaults), else :func:`language_from_environment`."""
+    if option is not None:
+        return Language(option)
+    return language_from_environment()
+
+
+def translator(option: Language | str | None = None) -> Translation:
+    """The catalog of :func:`resolve_language`."""
+    return translation(resolve_language(option))
+
+
+def say(translate: Callable[[str], str], template: str, **values: object) -> str:
+    """``template`` in the command's language, filled with ``values`` (never translated)."""
+    text = translate(template)
+    return text.format(**values) if values else text
+
+
+_ERROR = N_("error:")
+_INTERRUPTED = N_("interrupted; everything sqla-lab started has been stopped")
+
+
+def fail(message: str, code: int, translate: Callable[[str], str] | None = None) -> NoReturn:
     """Print ``error: message`` on stderr and exit with ``code``."""
-    stderr().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    prefix = (translate or str)(_ERROR)
+    stderr().print(f"[bold red]{prefix}[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
+def _quiet_translator(kwargs: Mapping[str, Any]) -> Translation:
+    """The command's catalog for its error messages; English if even that cannot be read."""
+    try:
+        return translator(kwargs.get("lang"))
+    except (SqlaLabError, ValueError):
+        return translation(Language.EN)
+
+
 def handle_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn expected failures into one line on stderr and an exit code, never a traceback."""
+    """Turn expected failures into one line on stderr (in the command's language) and an
+    exit code, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return command(*args, **kwargs)
         except SqlaLabError as exc:
-            fail(str(exc), exc.exit_code)
+            translate = _quiet_translator(kwargs)
+            fail(exc.render(translate), exc.exit_code, translate)
         except StoppedByCtrlC as stopped:
-            stderr().print(str(stopped), highlight=False, soft_wrap=True)
+            translate = _quiet_translator(kwargs)
+            stderr().print(translate(str(stopped)), highlight=False, soft_wrap=True)
             raise typer.Exit(130) from None
         except KeyboardInterrupt:
-            fail("interrupted; everything sqla-lab started has been stopped", 130)
+            translate = _quiet_translator(kwargs)
+            fail(translate(_INTERRUPTED), 130, translate)
 
     return wrapper
 
@@ -181,7 +275,9 @@ def load_settings(**overrides: Any) -> Settings:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigurationError(f"invalid setting {where}: {first['msg']}") from None
+        raise ConfigurationError(
+            N_("invalid setting {where}: {problem}"), where=where, problem=first["msg"]
+        ) from None
     updates = {k: (v.value if isinstance(v, enum.Enum) else v) for k, v in overrides.items()}
     updates = {k: v for k, v in updates.items() if v is not None}
     return base.model_copy(update=updates) if updates else base
@@ -206,7 +302,9 @@ def require_extra(extra: str, *modules: str) -> None:
     missing = [name for name in modules if importlib.util.find_spec(name) is None]
     if missing:
         raise ConfigurationError(
-            f"this command needs {', '.join(missing)}: pip install 'sqla-lab[{extra}]'"
+            N_("this command needs {modules}: pip install 'sqla-lab[{extra}]'"),
+            modules=", ".join(missing),
+            extra=extra,
         )
 
 
@@ -233,7 +331,10 @@ def writes_through(path: Path) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode)
 
 
-def check_output(path: Path, *, what: str = "results") -> None:
+_CANNOT_WRITE = N_("cannot write results to {path}: {why}")
+
+
+def check_output(path: Path) -> None:
     """Fail before any work if ``path`` could not be written at the end.
 
     Raises:
@@ -248,18 +349,26 @@ def check_output(path: Path, *, what: str = "results") -> None:
     except FileNotFoundError:
         info = None
     except OSError as exc:
-        raise ConfigurationError(f"cannot write {what} to {path}: {exc.strerror}") from None
+        raise ConfigurationError(_CANNOT_WRITE, path=path, why=exc.strerror) from None
     if info is not None and stat.S_ISDIR(info.st_mode):
-        raise ConfigurationError(f"cannot write {what} to {path}: it is a directory")
+        raise ConfigurationError(N_("cannot write results to {path}: it is a directory"), path=path)
     if info is not None and (stat.S_ISFIFO(info.st_mode) or stat.S_ISCHR(info.st_mode)):
         if not os.access(target, os.W_OK):
-            raise ConfigurationError(f"cannot write {what} to {path}: permission denied")
+            raise ConfigurationError(
+                N_("cannot write results to {path}: permission denied"), path=path
+            )
         return
     if info is not None and not stat.S_ISREG(info.st_mode):
-        raise ConfigurationError(f"cannot write {what} to {path}: not a regular file")
+        raise ConfigurationError(
+            N_("cannot write results to {path}: not a regular file"), path=path
+        )
     parent = target.parent
     if not parent.is_dir():
-        raise ConfigurationError(f"cannot write {what} to {path}: {parent} does not exist")
+        raise ConfigurationError(
+            N_("cannot write results to {path}: {parent} does not exist"),
+            path=path,
+            parent=parent,
+        )
     try:
         if info is not None:
             # Opening for appending writes nothing, yet fails where a write would (procfs,
@@ -271,7 +380,7 @@ def check_output(path: Path, *, what: str = "results") -> None:
         os.unlink(probe)
     except OSError as exc:
         raise ConfigurationError(
-            f"cannot write {what} to {path}: {exc.strerror or 'not writable'}"
+            _CANNOT_WRITE, path=path, why=exc.strerror or "not writable"
         ) from None
 
 
@@ -292,7 +401,7 @@ def write_output(path: Path, text: str) -> None:
                 handle.write(text)
             return
         if target.exists() and not target.is_file():
-            raise ConfigurationError(f"cannot write {path}: not a regular file")
+            raise ConfigurationError(N_("cannot write {path}: not a regular file"), path=path)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -306,7 +415,9 @@ def write_output(path: Path, text: str) -> None:
             Path(tmp_name).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise ConfigurationError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise ConfigurationError(
+            N_("cannot write {path}: {why}"), path=path, why=exc.strerror or exc
+        ) from None
 
 
 def write_json(path: Path, document: object) -> None:

@@ -26,6 +26,7 @@ from sqla_lab.cli._common import (
     DatabaseUrlOption,
     JsonFileOption,
     KeepDatabaseOption,
+    LanguageOption,
     PgVersionOption,
     StoppedByCtrlC,
     check_output,
@@ -33,13 +34,16 @@ from sqla_lab.cli._common import (
     handle_errors,
     load_settings,
     require_extra,
+    say,
     server_for,
+    translator,
     write_json,
 )
 from sqla_lab.database import Database
 from sqla_lab.demo.seeding import SeedCounts, seed, seeded_counts
 from sqla_lab.errors import ConfigurationError
-from sqla_lab.lab.results import Environment, LabResult, dump_results
+from sqla_lab.lab.results import Environment, LabResult
+from sqla_lab.lab.wording import rendered_results
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.report.console import evidence_table
 from sqla_lab.service.load import (
@@ -51,10 +55,13 @@ from sqla_lab.service.load import (
     sweep_result,
 )
 from sqla_lab.settings import Settings
+from sqla_lab.translation import N_, Translate
 from sqla_lab.workspace import Workspace
 
 __all__ = [
+    "LOAD_HELP",
     "LOOPBACK",
+    "SERVE_HELP",
     "SERVICE_MODULES",
     "Scenario",
     "load",
@@ -62,6 +69,8 @@ __all__ = [
 ]
 
 LOOPBACK = "127.0.0.1"
+SERVE_HELP = N_("Run the demo FastAPI service (seeded users and posts) until Ctrl-C.")
+LOAD_HELP = N_("Put the demo service under locust load; with --pool-sweep, tabulate pool sizes.")
 
 
 class Scenario(enum.StrEnum):
@@ -98,37 +107,45 @@ def _url_with_password(server: PostgresServer) -> str:
 
 @handle_errors
 def serve(
-    users: Annotated[int, typer.Option("--users", min=0, help="Users to seed.")] = 1000,
+    users: Annotated[int, typer.Option("--users", min=0, help=N_("Users to seed."))] = 1000,
     posts_per_user: Annotated[
-        int, typer.Option("--posts-per-user", min=0, help="Posts per seeded user.")
+        int, typer.Option("--posts-per-user", min=0, help=N_("Posts per seeded user."))
     ] = 10,
     do_seed: Annotated[
-        bool, typer.Option("--seed/--no-seed", help="Seed users and posts before serving.")
+        bool, typer.Option("--seed/--no-seed", help=N_("Seed users and posts before serving."))
     ] = True,
-    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = LOOPBACK,
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="0: a free one.")] = 8000,
+    host: Annotated[str, typer.Option("--host", help=N_("Interface to listen on."))] = LOOPBACK,
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help=N_("0: a free one."))
+    ] = 8000,
     pool_size: Annotated[int | None, typer.Option("--pool-size", min=1)] = None,
     max_overflow: Annotated[int | None, typer.Option("--max-overflow", min=-1)] = None,
     pool_timeout: Annotated[float | None, typer.Option("--pool-timeout", min=0.01)] = None,
     statement_timeout_ms: Annotated[
         int | None, typer.Option("--statement-timeout-ms", min=0)
     ] = None,
-    access_log: Annotated[bool, typer.Option("--access-log", help="Log every request.")] = False,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help=N_("Log every request."))
+    ] = False,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print where it serves as one JSON line on stdout.")
+        bool, typer.Option("--json", help=N_("Print where it serves as one JSON line on stdout."))
     ] = False,
     keep_database: KeepDatabaseOption = None,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
+    lang: LanguageOption = None,
 ) -> None:
     """Run the demo FastAPI service (seeded users and posts) until Ctrl-C."""
+    translate = translator(lang)
     require_extra("service", *SERVICE_MODULES)
     from sqla_lab.service.server import serve_forever
 
     if port == 0:
         port = free_port(host)
     elif not port_is_free(host, port):
-        raise ConfigurationError(f"port {port} on {host} is already in use; try --port 0")
+        raise ConfigurationError(
+            N_("port {port} on {host} is already in use; try --port 0"), port=port, host=host
+        )
     settings = load_settings(
         database_url=database_url,
         pg_version=pg_version,
@@ -156,11 +173,12 @@ def serve(
                 port=port,
                 access_log=access_log,
                 as_json=as_json,
+                translate=translate,
             )
     except KeyboardInterrupt:
         # Ctrl-C is how the service is stopped: uvicorn shut down gracefully, then the
         # workspace and the server went; not an error.
-        raise StoppedByCtrlC("service stopped") from None
+        raise StoppedByCtrlC(N_("service stopped")) from None
 
 
 def _serve_in(
@@ -177,14 +195,33 @@ def _serve_in(
     port: int,
     access_log: bool,
     as_json: bool,
+    translate: Translate,
 ) -> None:
     """Seed the workspace (a kept one only once), then serve until Ctrl-C."""
-    console.print(f"[dim]PostgreSQL {server.server_version} at {workspace.display_url}[/]")
+    console.print(
+        say(
+            translate,
+            N_("PostgreSQL {version} at {url}"),
+            version=server.server_version,
+            url=workspace.display_url,
+        ),
+        style="dim",
+        highlight=False,
+    )
     counts = (
         _seed(workspace, users, posts_per_user, only_if_empty=workspace.kept) if do_seed else None
     )
     if counts is not None:
-        console.print(f"[dim]{counts.users:,} users and {counts.posts:,} posts[/]")
+        console.print(
+            say(
+                translate,
+                N_("{users} users and {posts} posts"),
+                users=f"{counts.users:,}",
+                posts=f"{counts.posts:,}",
+            ),
+            style="dim",
+            highlight=False,
+        )
     details = {
         "url": f"http://{host}:{port}",
         "database": workspace.display_url,
@@ -199,8 +236,14 @@ def _serve_in(
             sys.stdout.write(json.dumps(details) + "\n")
             sys.stdout.flush()
         console.print(
-            f"serving on [bold]http://{host}:{port}[/] (docs /docs, metrics /metrics); "
-            "Ctrl-C stops the service and the database",
+            say(
+                translate,
+                N_(
+                    "serving on {url} (docs /docs, metrics /metrics); "
+                    "Ctrl-C stops the service and the database"
+                ),
+                url=f"http://{host}:{port}",
+            ),
             highlight=False,
         )
 
@@ -212,7 +255,7 @@ def _check_out_dir(out_dir: Path) -> None:
     """Fail before any work if locust's reports could not be written to ``out_dir``."""
     target = out_dir.expanduser()
     if target.exists() and not target.is_dir():
-        raise ConfigurationError(f"--out {out_dir}: exists and is not a directory")
+        raise ConfigurationError(N_("--out {path}: exists and is not a directory"), path=out_dir)
     try:
         target.mkdir(parents=True, exist_ok=True)
         probe = target / ".sqla-lab-write-test"
@@ -220,7 +263,9 @@ def _check_out_dir(out_dir: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise ConfigurationError(
-            f"--out {out_dir}: cannot write reports there ({exc.strerror or exc})"
+            N_("--out {path}: cannot write reports there ({why})"),
+            path=out_dir,
+            why=exc.strerror or exc,
         ) from None
 
 
@@ -229,10 +274,10 @@ def _parse_pool_sweep(text: str) -> tuple[int, ...]:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise ConfigurationError(
-            f"--pool-sweep takes pool sizes like 1,2,5,10; not {text!r}"
+            N_("--pool-sweep takes pool sizes like 1,2,5,10; not {text!r}"), text=text
         ) from None
     if not sizes or min(sizes) < 1:
-        raise ConfigurationError("--pool-sweep needs pool sizes >= 1")
+        raise ConfigurationError(N_("--pool-sweep needs pool sizes >= 1"))
     return sizes
 
 
@@ -267,40 +312,42 @@ def load(
     url: Annotated[
         str | None,
         typer.Option(
-            "--url", help="Load this running service (default: start one).", show_default=False
+            "--url", help=N_("Load this running service (default: start one)."), show_default=False
         ),
     ] = None,
-    users: Annotated[int, typer.Option("--users", min=1, help="Concurrent locust users.")] = 20,
+    users: Annotated[int, typer.Option("--users", min=1, help=N_("Concurrent locust users."))] = 20,
     spawn_rate: Annotated[
-        float, typer.Option("--spawn-rate", min=0.1, help="Locust users started per second.")
+        float, typer.Option("--spawn-rate", min=0.1, help=N_("Locust users started per second."))
     ] = 20.0,
-    duration: Annotated[int, typer.Option("--duration", min=1, help="Seconds per run.")] = 15,
+    duration: Annotated[int, typer.Option("--duration", min=1, help=N_("Seconds per run."))] = 15,
     scenario: Annotated[
-        Scenario, typer.Option("--scenario", help="What each locust user requests.")
+        Scenario, typer.Option("--scenario", help=N_("What each locust user requests."))
     ] = Scenario.MIXED,
     out_dir: Annotated[
-        Path, typer.Option("--out", help="Directory for locust's CSV and HTML reports.")
+        Path, typer.Option("--out", help=N_("Directory for locust's CSV and HTML reports."))
     ] = Path("load-results"),
     pool_sweep: Annotated[
         str | None,
         typer.Option(
             "--pool-sweep",
-            help="Restart the service per pool size (max_overflow 0), e.g. 1,2,5,10,20.",
+            help=N_("Restart the service per pool size (max_overflow 0), e.g. 1,2,5,10,20."),
             show_default=False,
         ),
     ] = None,
     pool_size: Annotated[
-        int | None, typer.Option("--pool-size", min=1, help="Pool of the started service.")
+        int | None, typer.Option("--pool-size", min=1, help=N_("Pool of the started service."))
     ] = None,
     seed_users: Annotated[
-        int, typer.Option("--seed-users", min=1, help="Users seeded (and the id range hit).")
+        int, typer.Option("--seed-users", min=1, help=N_("Users seeded (and the id range hit)."))
     ] = 1000,
     seed_posts_per_user: Annotated[int, typer.Option("--seed-posts-per-user", min=0)] = 10,
     json_file: JsonFileOption = None,
     database_url: DatabaseUrlOption = None,
     pg_version: PgVersionOption = None,
+    lang: LanguageOption = None,
 ) -> None:
     """Put the demo service under locust load; with --pool-sweep, tabulate pool sizes."""
+    translate = translator(lang)
     require_extra("load", "locust")
     if url is None:
         require_extra("service", *SERVICE_MODULES)
@@ -315,7 +362,7 @@ def load(
     sizes = _parse_pool_sweep(pool_sweep) if pool_sweep is not None else None
     if url is not None and (sizes is not None or pool_size is not None):
         raise ConfigurationError(
-            "--pool-sweep and --pool-size need a service sqla-lab starts (no --url)"
+            N_("--pool-sweep and --pool-size need a service sqla-lab starts (no --url)")
         )
     to_stdout = json_file is not None and str(json_file) == "-"
     if json_file is not None:
@@ -338,8 +385,15 @@ def load(
             )
             counts = _seed(workspace, seed_users, seed_posts_per_user)
             console.print(
-                f"[dim]PostgreSQL {server.server_version}; {counts.users:,} users, "
-                f"{counts.posts:,} posts[/]"
+                say(
+                    translate,
+                    N_("PostgreSQL {version}; {users} users, {posts} posts"),
+                    version=server.server_version,
+                    users=f"{counts.users:,}",
+                    posts=f"{counts.posts:,}",
+                ),
+                style="dim",
+                highlight=False,
             )
             plan: list[tuple[int | None, int, int]] = (
                 [(size, size, 0) for size in sizes]
@@ -362,24 +416,47 @@ def load(
                         )
                     runs.append((label_size, run))
     result = sweep_result(runs, environment=environment, duration_s=time.perf_counter() - started)
-    _print_summary(console, result, runs, out_dir)
-    document = dump_results([result])
+    _print_summary(console, result, runs, out_dir, translate)
+    document = rendered_results([result], translate, language=translate.language.value)
     if to_stdout:
         emit_json(document)
     elif json_file is not None:
         write_json(json_file, document)
-        console.print(f"[dim]results written to {json_file}[/]")
+        console.print(
+            say(translate, N_("results written to {path}"), path=json_file),
+            style="dim",
+            highlight=False,
+        )
 
 
 def _print_summary(
-    console: Console, result: LabResult, runs: list[tuple[int | None, LoadRun]], out_dir: Path
+    console: Console,
+    result: LabResult,
+    runs: list[tuple[int | None, LoadRun]],
+    out_dir: Path,
+    translate: Translate,
 ) -> None:
     sweep = any(size is not None for size, _ in runs)
     # A sweep prints its summary; the per-endpoint tables of each size stay in the JSON.
     for table in result.tables[:1] if sweep else result.tables:
-        console.print(evidence_table(table))
+        console.print(evidence_table(table, translate, width=console.width))
     failures = sum(run.total.failures for _, run in runs)
     if failures:
-        console.print(f"[yellow]{failures} requests failed; see locust's reports[/]")
+        console.print(
+            say(
+                translate, N_("{failures} requests failed; see locust's reports"), failures=failures
+            ),
+            style="yellow",
+            highlight=False,
+        )
     reports = ", ".join(run.html_report.name for _, run in runs)
-    console.print(f"[dim]CSV and HTML reports in {out_dir}/ ({reports})[/]")
+    console.print(
+        say(
+            translate,
+            N_("CSV and HTML reports in {path}/ ({reports})"),
+            path=out_dir,
+            reports=reports,
+        ),
+        style="dim",
+        highlight=False,
+    )

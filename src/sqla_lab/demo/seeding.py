@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from sqla_lab.demo.models import Base
 from sqla_lab.errors import ConfigurationError
+from sqla_lab.translation import N_
 from sqla_lab.workspace import TABLE_MARK
 
 __all__ = ["SeedCounts", "seed", "seeded_counts"]
@@ -55,8 +56,8 @@ async def seed(
                     await conn.execute(text("TRUNCATE posts, users RESTART IDENTITY"))
             except DBAPIError as exc:
                 raise ConfigurationError(
-                    "cannot reset: another table references sqla-lab's tables "
-                    f"({str(exc.orig).splitlines()[0]})"
+                    N_("cannot reset: another table references sqla-lab's tables ({value})"),
+                    value=str(exc.orig).splitlines()[0],
                 ) from None
         first_new_id = (
             await conn.execute(text("SELECT coalesce(max(id), 0) + 1 FROM users"))
@@ -113,7 +114,10 @@ def _create_own_tables(conn: Connection) -> None:
         comment = inspector.get_table_comment(table.name).get("text") or ""
         if not comment.startswith(TABLE_MARK):
             raise ConfigurationError(
-                f"table {table.name!r} exists and was not created by sqla-lab; "
-                "seed into a database of sqla-lab's own (--keep-database NEW_NAME)"
+                N_(
+                    "table {name!r} exists and was not created by sqla-lab; seed into a "
+                    "database of sqla-lab's own (--keep-database NEW_NAME)"
+                ),
+                name=table.name,
             )
     Base.metadata.create_all(conn)

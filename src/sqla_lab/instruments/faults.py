@@ -43,6 +43,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab.errors import ConfigurationError
+from sqla_lab.translation import N_
 
 __all__ = ["FaultMode", "FaultProxy"]
 
@@ -178,7 +179,9 @@ class FaultProxy(AsyncManaged):
         """
         if delay_ms is not None:
             if delay_ms < 0:
-                raise ConfigurationError(f"fault proxy delay must be >= 0 ms, not {delay_ms}")
+                raise ConfigurationError(
+                    N_("fault proxy delay must be >= 0 ms, not {delay_ms}"), delay_ms=delay_ms
+                )
             self._delay_s = delay_ms / 1000.0
         self._mode = mode
         if mode is FaultMode.RESET:
@@ -190,7 +193,7 @@ class FaultProxy(AsyncManaged):
         """``url`` (default: the one given to :meth:`for_url`) rewritten to go through us."""
         base = url if url is not None else self._url
         if base is None:
-            raise ConfigurationError("no URL to rewrite: pass one or build with for_url()")
+            raise ConfigurationError(N_("no URL to rewrite: pass one or build with for_url()"))
         return base.set(host=self.host, port=self.port)
 
     # -- life cycle ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.instruments._core import Instrument, Listeners
+from sqla_lab.translation import N_
 
 __all__ = [
     "TRANSITIONS",
@@ -183,7 +184,7 @@ class StateTracer(Instrument):
         self._started = time.perf_counter()
         target = self._target()
         if target is None:
-            raise ConfigurationError("StateTracer: the session to trace no longer exists")
+            raise ConfigurationError(N_("StateTracer: the session to trace no longer exists"))
         for name in TRANSITIONS:
             listeners.add(target, name, self._listener(name))
 
@@ -238,6 +239,10 @@ def _event_target(target: object) -> Session | type[Session]:
         if isinstance(session_class, type) and issubclass(session_class, Session):
             return session_class
     raise ConfigurationError(
-        f"StateTracer cannot trace {type(target).__name__}: pass a Session, an AsyncSession, "
-        "or a sync sessionmaker/scoped_session (for an async_sessionmaker, trace each session)"
+        N_(
+            "StateTracer cannot trace {kind}: pass a Session, an AsyncSession, "
+            "or a sync sessionmaker/scoped_session (for an async_sessionmaker, "
+            "trace each session)"
+        ),
+        kind=type(target).__name__,
     )

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.database import Database
+from sqla_lab.lab.messages import Message
 from sqla_lab.lab.results import Chart, Environment, Finding, Table
 from sqla_lab.postgres import EmbeddedPostgres
 from sqla_lab.settings import Settings
@@ -24,8 +25,9 @@ __all__ = ["LabContext", "LabFunction", "LabOutput", "NullProgress", "Progress"]
 class Progress(Protocol):
     """How a lab says how far along it is; the CLI draws it, tests ignore it."""
 
-    def start(self, description: str, total: int) -> None:
-        """Begin a phase of ``total`` steps."""
+    def start(self, description: str | Message, total: int) -> None:
+        """Begin a phase of ``total`` steps; ``description`` is a template (``N_``) or a
+        message holding the run's values, translated where it is shown."""
 
     def advance(self, steps: int = 1) -> None:
         """Mark ``steps`` more steps of the current phase done."""
@@ -34,7 +36,7 @@ class Progress(Protocol):
 class NullProgress:
     """A :class:`Progress` that shows nothing."""
 
-    def start(self, description: str, total: int) -> None:
+    def start(self, description: str | Message, total: int) -> None:
         """Ignore the phase."""
 
     def advance(self, steps: int = 1) -> None:

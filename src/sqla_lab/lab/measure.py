@@ -13,14 +13,18 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from sqla_lab.lab.context import NullProgress, Progress
+from sqla_lab.lab.messages import N_, Message
 
 __all__ = [
+    "MEASURING",
     "AsyncAction",
     "sample_interleaved",
     "timed",
 ]
 
 AsyncAction = Callable[[], Awaitable[object]]
+#: What a measuring phase is called when its lab names it nothing better.
+MEASURING = N_("measuring")
 
 
 async def timed(action: AsyncAction) -> float:
@@ -36,7 +40,7 @@ async def sample_interleaved(
     repetitions: int,
     warmup: int = 5,
     progress: Progress | None = None,
-    description: str = "measuring",
+    description: str | Message = MEASURING,
 ) -> dict[str, list[float]]:
     """Time each variant ``repetitions`` times, round-robin, after ``warmup`` untimed rounds.
 

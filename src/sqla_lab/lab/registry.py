@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from sqla_lab.errors import ConfigurationError
 from sqla_lab.lab.context import LabContext, LabFunction, NullProgress, Progress
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import DEFAULT_VERSIONS, Environment, Finding, LabResult
 from sqla_lab.postgres import PostgresServer
 from sqla_lab.settings import Settings
@@ -63,15 +64,26 @@ def _with_versions(finding: Finding, environment: Environment) -> Finding:
     return dataclasses.replace(finding, versions=environment.versions(*DEFAULT_VERSIONS))
 
 
-def lab(name: str) -> Callable[[LabFunction], Lab]:
-    """Turn an ``async def f(ctx) -> LabOutput`` into a :class:`Lab` called ``name``."""
+def lab(name: str, *, title: str | None = None) -> Callable[[LabFunction], Lab]:
+    """Turn an ``async def f(ctx) -> LabOutput`` into a :class:`Lab` called ``name``.
+
+    Args:
+        name: the lab's name on the command line.
+        title: the claim the lab tests, marked for translation (``N_("...")``); by default
+            the first line of the function's docstring (which then cannot be translated).
+    """
 
     def wrap(function: LabFunction) -> Lab:
         doc = inspect.getdoc(function)
         if not doc:
             raise TypeError(f"lab {name!r} needs a docstring: its first line is its claim")
-        title, _, rest = doc.partition("\n")
-        return Lab(name=name, function=function, title=title.strip(), description=rest.strip())
+        first, _, rest = doc.partition("\n")
+        return Lab(
+            name=name,
+            function=function,
+            title=title or first.strip(),
+            description=rest.strip(),
+        )
 
     return wrap
 
@@ -88,7 +100,11 @@ def select_labs(available: Sequence[Lab], names: Sequence[str]) -> list[Lab]:
     unknown = [n for n in names if n not in by_name]
     if unknown:
         known = ", ".join(by_name)
-        raise ConfigurationError(f"unknown lab {', '.join(map(repr, unknown))}; known: {known}")
+        raise ConfigurationError(
+            N_("unknown lab {names}; known: {known}"),
+            names=", ".join(map(repr, unknown)),
+            known=known,
+        )
     return [by_name[n] for n in dict.fromkeys(names)]
 
 

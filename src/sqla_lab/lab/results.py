@@ -27,11 +27,13 @@ from importlib import metadata
 from typing import Any, Literal
 
 from sqla_lab._stats import percentile
-from sqla_lab.lab.messages import NON_NEGATIVE_UNITS, Message, message_from_dict
+from sqla_lab.lab.messages import N_, NON_NEGATIVE_UNITS, Message, message_from_dict
 
 __all__ = [
     "DEFAULT_VERSIONS",
+    "DEPENDENCY_KINDS",
     "RESULTS_SCHEMA_VERSION",
+    "VERDICT_NAMES",
     "Cell",
     "Chart",
     "ChartKind",
@@ -62,8 +64,9 @@ def _json_number(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-#: What a table cell may hold: JSON scalars only.
-Cell = str | int | float | bool | None
+#: What a table cell may hold: JSON scalars, or a message (a phrase with the run's numbers,
+#: worded when shown: "0.2 ms less").
+Cell = str | int | float | bool | Message | None
 
 
 class Verdict(enum.Enum):
@@ -78,6 +81,16 @@ class Verdict(enum.Enum):
     DEPENDS = "depends"
     INCONCLUSIVE = "inconclusive"
     SKIPPED = "skipped"
+
+
+#: How each verdict reads (templates: the JSON keeps ``verdict.value``, a stable key).
+VERDICT_NAMES = {
+    Verdict.CONFIRMED: N_("confirmed"),
+    Verdict.REFUTED: N_("refuted"),
+    Verdict.DEPENDS: N_("depends"),
+    Verdict.INCONCLUSIVE: N_("inconclusive"),
+    Verdict.SKIPPED: N_("skipped"),
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,6 +155,9 @@ class Measurement:
             the value to be.
         kind: ``"difference"`` for a signed difference, the only kind whose duration or size
             may be negative (renderings word it, "0.1 ms less", never print the sign).
+        label: for a name built from the run's values ("failures at 5 workers"), the name as
+            a message (template and values), so it renders in any language; ``name`` stays
+            its English text, the stable key charts and comparisons use.
     """
 
     name: str
@@ -152,6 +168,7 @@ class Measurement:
     p95: float | None = None
     interval: Interval | None = None
     kind: MeasurementKind = "value"
+    label: Message | None = None
 
     def __post_init__(self) -> None:
         if self.kind == "value" and self.unit in NON_NEGATIVE_UNITS and self.value < 0:
@@ -161,25 +178,32 @@ class Measurement:
             )
 
     @classmethod
-    def from_samples(cls, name: str, samples: Iterable[float], unit: str) -> Measurement:
-        """Summarise repeated observations: value = median, with p50 and p95."""
+    def from_samples(cls, name: str | Message, samples: Iterable[float], unit: str) -> Measurement:
+        """Summarise repeated observations: value = median, with p50 and p95.
+
+        ``name`` is a template, or a :class:`Message` when it holds the run's values.
+        """
+        key, label = _name_and_label(name)
         values = tuple(float(s) for s in samples)
         if not values:
-            raise ValueError(f"measurement {name!r} has no samples")
+            raise ValueError(f"measurement {key!r} has no samples")
         median = statistics.median(values)
         return cls(
-            name=name,
+            name=key,
             value=median,
             unit=unit,
             samples=values,
             p50=median,
             p95=percentile(values, 95),
+            label=label,
         )
 
     @classmethod
-    def single(cls, name: str, value: float, unit: str) -> Measurement:
-        """A single observed value (a count, a ratio, a size)."""
-        return cls(name=name, value=float(value), unit=unit)
+    def single(cls, name: str | Message, value: float, unit: str) -> Measurement:
+        """A single observed value (a count, a ratio, a size); ``name`` as in
+        :meth:`from_samples`."""
+        key, label = _name_and_label(name)
+        return cls(name=key, value=float(value), unit=unit, label=label)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
@@ -192,6 +216,7 @@ class Measurement:
             "p50": self.p50,
             "p95": self.p95,
             "samples": list(self.samples),
+            "label": self.label.to_dict() if self.label else None,
         }
 
     @classmethod
@@ -210,7 +235,15 @@ class Measurement:
             p95=data.get("p95"),
             interval=Interval.from_dict(interval) if interval else None,
             kind=kind,
+            label=message_from_dict(data["label"]) if data.get("label") else None,
         )
+
+
+def _name_and_label(name: str | Message) -> tuple[str, Message | None]:
+    """A measurement's key (English text) and, for a message, the message itself."""
+    if isinstance(name, Message):
+        return name.render(), name
+    return name, None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,6 +282,19 @@ class Dependency:
         return cls(on=data["on"], name=data["name"], detail=message_from_dict(data["detail"]))
 
 
+#: How each kind of :class:`Dependency` reads.
+DEPENDENCY_KINDS = {
+    "version": N_("version"),
+    "setting": N_("setting"),
+    "size": N_("size"),
+    "network": N_("network"),
+    "machine": N_("machine"),
+    "reading": N_("reading"),
+    "state": N_("state"),
+    "unrecorded": N_("not recorded"),
+}
+
+
 def _message(value: Message | str | None) -> Message | None:
     if value is None or isinstance(value, Message):
         return value
@@ -273,10 +319,15 @@ class Finding:
         depends_on: what a ``depends`` verdict depends on (required for one).
         versions: the versions the measured behaviour depends on (``{"asyncpg": "0.32.0"}``);
             left empty, the runner records SQLAlchemy, asyncpg and PostgreSQL.
+        headline: the claim in a few words (about 40 characters), for the one line the
+            terminal's claims ledger gives it; without one the ledger shortens ``claim``.
+        deciding: the name of the measurement whose number decides the verdict, shown next
+            to the claim in the ledgers; without one the first comparison (a measurement with
+            an interval) is shown, else the first measurement.
 
     Raises:
-        ValueError: a ``depends`` verdict without ``depends_on``, or an ``inconclusive`` one
-            without ``reason`` and ``settle``.
+        ValueError: a ``depends`` verdict without ``depends_on``, an ``inconclusive`` one
+            without ``reason`` and ``settle``, or ``deciding`` naming no measurement.
     """
 
     key: str
@@ -290,8 +341,14 @@ class Finding:
     settle: Message | str | None = None
     depends_on: tuple[Dependency, ...] = ()
     versions: Mapping[str, str] = field(default_factory=dict)
+    headline: str | None = None
+    deciding: str | None = None
 
     def __post_init__(self) -> None:
+        if self.deciding is not None and self.deciding not in {m.name for m in self.measurements}:
+            raise ValueError(
+                f"finding {self.key!r}: deciding measurement {self.deciding!r} is not measured"
+            )
         for name in ("explanation", "reason", "settle"):
             object.__setattr__(self, name, _message(getattr(self, name)))
         object.__setattr__(self, "depends_on", tuple(self.depends_on))
@@ -326,6 +383,15 @@ class Finding:
                 return m
         raise KeyError(name)
 
+    @property
+    def deciding_measurement(self) -> Measurement | None:
+        """The measurement whose number decides the verdict (see ``deciding``), if any."""
+        if self.deciding is not None:
+            return self.measurement(self.deciding)
+        compared = [m for m in self.measurements if m.interval is not None]
+        candidates = compared or list(self.measurements)
+        return candidates[0] if candidates else None
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary.
 
@@ -346,6 +412,8 @@ class Finding:
             "settle": settle.to_dict() if settle else None,
             "depends_on": [d.to_dict() for d in self.depends_on],
             "versions": dict(self.versions),
+            "headline": self.headline,
+            "deciding": self.deciding,
             "measurements": [m.to_dict() for m in self.measurements],
         }
 
@@ -366,15 +434,32 @@ class Finding:
             depends_on=tuple(Dependency.from_dict(d) for d in data.get("depends_on", ())),
             versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
             measurements=tuple(Measurement.from_dict(m) for m in data["measurements"]),
+            headline=data.get("headline"),
+            deciding=data.get("deciding"),
         )
+
+
+def _title_to_dict(title: Message | str) -> dict[str, Any]:
+    if isinstance(title, Message):
+        return {"title": title.render(), "title_message": title.to_dict()}
+    return {"title": title}
+
+
+def _title_from_dict(data: Mapping[str, Any]) -> Message | str:
+    message = data.get("title_message")
+    return message_from_dict(message) if message else str(data["title"])
 
 
 @dataclass(frozen=True, kw_only=True)
 class Table:
-    """Tabular evidence: a sweep, a state table; cells are JSON scalars."""
+    """Tabular evidence: a sweep, a state table; cells are JSON scalars.
+
+    ``title`` is a template (a plain string) or a :class:`Message` with the run's values;
+    ``columns`` are stable English keys (charts name them), translated when shown.
+    """
 
     key: str
-    title: str
+    title: Message | str
     columns: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
 
@@ -389,12 +474,13 @@ class Table:
         return tuple(row[index] for row in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
+        """Plain JSON-ready dictionary; a message cell is its English text, template and
+        values."""
         return {
             "key": self.key,
-            "title": self.title,
+            **_title_to_dict(self.title),
             "columns": list(self.columns),
-            "rows": [list(r) for r in self.rows],
+            "rows": [[_cell_to_json(c) for c in r] for r in self.rows],
         }
 
     @classmethod
@@ -402,10 +488,22 @@ class Table:
         """Inverse of :meth:`to_dict`."""
         return cls(
             key=data["key"],
-            title=data["title"],
+            title=_title_from_dict(data),
             columns=tuple(data["columns"]),
-            rows=tuple(tuple(r) for r in data["rows"]),
+            rows=tuple(tuple(_cell_from_json(c) for c in r) for r in data["rows"]),
         )
+
+
+def _cell_to_json(cell: Cell) -> Any:
+    return cell.to_dict() if isinstance(cell, Message) else cell
+
+
+def _cell_from_json(cell: Any) -> Cell:
+    if isinstance(cell, dict) and "template" in cell:
+        return message_from_dict(cell)
+    if cell is None or isinstance(cell, str | int | float | bool):
+        return cell
+    raise ValueError(f"a table cell holds {cell!r}")
 
 
 ChartKind = Literal["line", "bar", "box", "grid"]
@@ -419,11 +517,15 @@ class Chart:
         ``line``/``bar``: ``y`` columns of table ``table`` against column ``x``, one line per
         distinct value of ``series`` when given.
         ``box``: the samples of measurements ``measurements`` of finding ``finding``.
-        ``grid``: table ``table`` drawn as a coloured grid (e.g. the state table).
+        ``grid``: table ``table`` drawn as a grid of its cells (e.g. the state table).
+
+    A line or bar chart shows at most six series in one panel: ``facet`` names a column
+    whose values each get a panel of their own (small multiples, sharing their axes); more
+    than six series without one are split into panels of six.
     """
 
     key: str
-    title: str
+    title: Message | str
     kind: ChartKind
     table: str | None = None
     x: str | None = None
@@ -435,10 +537,12 @@ class Chart:
     log_y: bool = False
     x_label: str | None = None
     y_label: str | None = None
+    facet: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dictionary."""
         data = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        data.update(_title_to_dict(self.title))
         data["y"] = list(self.y)
         data["measurements"] = list(self.measurements)
         return data
@@ -447,6 +551,7 @@ class Chart:
     def from_dict(cls, data: Mapping[str, Any]) -> Chart:
         """Inverse of :meth:`to_dict`."""
         values = {f: data[f] for f in cls.__dataclass_fields__ if f in data}
+        values["title"] = _title_from_dict(data)
         values["y"] = tuple(values.get("y", ()))
         values["measurements"] = tuple(values.get("measurements", ()))
         return cls(**values)

@@ -34,8 +34,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypedDict
 
-from sqla_lab.lab.messages import N_, Message, format_value
-from sqla_lab.lab.results import Dependency, Interval, Measurement, MeasurementKind, Verdict
+from sqla_lab.lab.messages import N_, Message, Quantity, join
+from sqla_lab.lab.results import (
+    VERDICT_NAMES,
+    Dependency,
+    Interval,
+    Measurement,
+    MeasurementKind,
+    Verdict,
+)
 
 __all__ = [
     "BOOTSTRAP_REPLICATES",
@@ -92,10 +99,14 @@ class Estimate:
     interval: Interval | None
     n: int
 
-    def measurement(self, name: str, unit: str, *, kind: MeasurementKind = "value") -> Measurement:
-        """This estimate as a :class:`Measurement` (with its interval)."""
+    def measurement(
+        self, name: str | Message, unit: str, *, kind: MeasurementKind = "value"
+    ) -> Measurement:
+        """This estimate as a :class:`Measurement` (with its interval); ``name`` is a
+        template, or a :class:`~sqla_lab.lab.messages.Message` holding the run's values."""
+        key, label = (name.render(), name) if isinstance(name, Message) else (name, None)
         return Measurement(
-            name=name, value=self.value, unit=unit, interval=self.interval, kind=kind
+            name=key, value=self.value, unit=unit, interval=self.interval, kind=kind, label=label
         )
 
     @classmethod
@@ -290,9 +301,9 @@ _VALUE_INTERVAL = N_("{value} ({level} interval {low} to {high}, n={n})")
 _VALUE_BARE = N_("{value} (n={n}, too few samples for an interval)")
 
 
-def _percent(level: float) -> str:
+def _percent(level: float) -> Quantity:
     # Floored: an interval of 95.7% confidence is "95%", never rounded up to a promise.
-    return f"{math.floor(level * 100 + 1e-9):.0f}%"
+    return Quantity(math.floor(level * 100 + 1e-9) / 100, "ratio")
 
 
 def describe_estimate(estimate: Estimate, unit: str, *, kind: MeasurementKind = "value") -> Message:
@@ -306,33 +317,33 @@ def describe_estimate(estimate: Estimate, unit: str, *, kind: MeasurementKind = 
         if interval is None:
             return Message(
                 _DIFFERENCE_BARE,
-                {"value": format_value(abs(estimate.value), unit), "n": estimate.n},
+                {"value": Quantity(abs(estimate.value), unit), "n": estimate.n},
             )
         if interval.low <= 0 <= interval.high:
             bound = max(abs(interval.low), abs(interval.high))
-            return Message(_DIFFERENCE_NONE, {"bound": format_value(bound, unit)})
+            return Message(_DIFFERENCE_NONE, {"bound": Quantity(bound, unit)})
         positive = interval.low > 0
         low, high = (interval.low, interval.high) if positive else (-interval.high, -interval.low)
         return Message(
             _DIFFERENCE_MORE if positive else _DIFFERENCE_LESS,
             {
-                "value": format_value(abs(estimate.value), unit),
+                "value": Quantity(abs(estimate.value), unit),
                 "level": _percent(interval.level),
-                "low": format_value(low, unit),
-                "high": format_value(high, unit),
+                "low": Quantity(low, unit),
+                "high": Quantity(high, unit),
             },
         )
     if interval is None:
-        return Message(_VALUE_BARE, {"value": format_value(estimate.value, unit), "n": estimate.n})
+        return Message(_VALUE_BARE, {"value": Quantity(estimate.value, unit), "n": estimate.n})
     if interval.method == "exact":
-        return Message("{value}", {"value": format_value(estimate.value, unit)})
+        return Message("{value}", {"value": Quantity(estimate.value, unit)})
     return Message(
         _VALUE_INTERVAL,
         {
-            "value": format_value(estimate.value, unit),
+            "value": Quantity(estimate.value, unit),
             "level": _percent(interval.level),
-            "low": format_value(interval.low, unit),
-            "high": format_value(interval.high, unit),
+            "low": Quantity(interval.low, unit),
+            "high": Quantity(interval.high, unit),
             "n": interval.n,
         },
     )
@@ -433,7 +444,7 @@ def judge(
     estimate: Estimate,
     scale: Scale,
     *,
-    what: str,
+    what: str | Message,
     unit: str,
     kind: MeasurementKind = "value",
 ) -> Judgement:
@@ -522,7 +533,13 @@ def combine(
         possible=frozenset(outcomes),
         reason=Message(
             _COMBINED_OPEN,
-            {"verdicts": ", ".join(sorted(v.value for v in outcomes)), "reasons": reasons},
+            {
+                "verdicts": join(
+                    [Message(VERDICT_NAMES[v]) for v in sorted(outcomes, key=lambda v: v.value)],
+                    ", ",
+                ),
+                "reasons": reasons,
+            },
         ),
         settle=Message(_COMBINED, {"reasons": open_settles}) if open_settles else None,
     )

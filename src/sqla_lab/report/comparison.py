@@ -1,8 +1,10 @@
 """Two runs side by side: what an upgrade of SQLAlchemy, asyncpg or PostgreSQL changed.
 
 Findings are matched by ``key`` (``lab.slug``) and, within a finding, measurements by
-``name``; a matched measurement gets the ratio new / old. A finding or measurement present in
-only one run is kept, marked as added or removed, so nothing silently disappears.
+``name``; a matched quantity gets the ratio new / old, a matched observation (yes/no, a
+difference, a count of something that either happened or not) is *changed* or *unchanged*
+instead: a ratio of two yes/no values means nothing. A finding or measurement present in only
+one run is kept, marked as added or removed, so nothing silently disappears.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sqla_lab.lab.messages import N_, Translate
 from sqla_lab.lab.results import Environment, Finding, LabResult, Measurement, Verdict
+from sqla_lab.lab.wording import claim_text, display_name, measured_value, verdict_name
 
 __all__ = [
+    "CHANGE_WORDS",
+    "Change",
     "Comparison",
     "FindingChange",
     "MeasurementChange",
@@ -22,6 +28,16 @@ __all__ = [
 ]
 
 Presence = Literal["both", "added", "removed"]
+#: How an observation that has no ratio moved between the runs.
+Change = Literal["changed", "unchanged"]
+#: How each :data:`Change` reads.
+CHANGE_WORDS = {"changed": N_("changed"), "unchanged": N_("unchanged")}
+#: Units whose values are observations, compared as changed or unchanged.
+_OBSERVED_UNITS = frozenset({"bool"})
+
+
+def _same(text: str) -> str:
+    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -36,23 +52,38 @@ class MeasurementChange:
     new_measurement: Measurement | None = None
 
     @property
+    def observed(self) -> bool:
+        """Whether the values are observations (yes/no), compared as changed or unchanged
+        rather than by a ratio."""
+        return self.unit in _OBSERVED_UNITS
+
+    @property
     def ratio(self) -> float | None:
-        """``new / old``, or ``None`` when either is missing, the old value is zero, or the
-        values are signed differences (a ratio of two differences means nothing)."""
-        if self.old is None or self.new is None or self.old == 0:
+        """``new / old``, or ``None`` when either is missing, the old value is zero, the
+        values are observations (see :attr:`change`) or signed differences (a ratio of two
+        differences means nothing)."""
+        if self.old is None or self.new is None or self.old == 0 or self.observed:
             return None
         if any(m is not None and m.kind == "difference" for m in self._measurements):
             return None
         return self.new / self.old
 
     @property
+    def change(self) -> Change | None:
+        """For an observation in both runs: ``changed`` or ``unchanged``."""
+        if not self.observed or self.old is None or self.new is None:
+            return None
+        return "unchanged" if bool(self.old) == bool(self.new) else "changed"
+
+    @property
     def _measurements(self) -> tuple[Measurement | None, Measurement | None]:
         return self.old_measurement, self.new_measurement
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
+    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         old, new = self._measurements
         either = new or old
+        change = self.change
         return {
             "name": self.name,
             "unit": self.unit,
@@ -62,6 +93,13 @@ class MeasurementChange:
             "old_interval": old.interval.to_dict() if old and old.interval else None,
             "new_interval": new.interval.to_dict() if new and new.interval else None,
             "ratio": self.ratio,
+            "change": change,
+            "rendered": {
+                "name": display_name(either, translate) if either else translate(self.name),
+                "old": measured_value(old, translate) if old is not None else None,
+                "new": measured_value(new, translate) if new is not None else None,
+                "change": translate(CHANGE_WORDS[change]) if change else None,
+            },
         }
 
 
@@ -76,6 +114,7 @@ class FindingChange:
     old_verdict: Verdict | None
     new_verdict: Verdict | None
     measurements: tuple[MeasurementChange, ...]
+    finding: Finding | None = None
 
     @property
     def presence(self) -> Presence:
@@ -91,8 +130,8 @@ class FindingChange:
         """Whether both runs judged the claim, differently."""
         return self.presence == "both" and self.old_verdict is not self.new_verdict
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
+    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         return {
             "key": self.key,
             "lab": self.lab,
@@ -102,7 +141,18 @@ class FindingChange:
             "old_verdict": self.old_verdict.value if self.old_verdict else None,
             "new_verdict": self.new_verdict.value if self.new_verdict else None,
             "verdict_changed": self.verdict_changed,
-            "measurements": [m.to_dict() for m in self.measurements],
+            "measurements": [m.to_dict(translate) for m in self.measurements],
+            "rendered": {
+                "claim": claim_text(self.finding, translate)
+                if self.finding
+                else translate(self.claim),
+                "old_verdict": verdict_name(self.old_verdict, translate)
+                if self.old_verdict
+                else None,
+                "new_verdict": verdict_name(self.new_verdict, translate)
+                if self.new_verdict
+                else None,
+            },
         }
 
 
@@ -119,13 +169,13 @@ class Comparison:
         """How many claims got a different verdict."""
         return sum(f.verdict_changed for f in self.findings)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready dictionary."""
+    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+        """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         return {
             "old_environment": self.old_environment.to_dict() if self.old_environment else None,
             "new_environment": self.new_environment.to_dict() if self.new_environment else None,
             "verdict_changes": self.verdict_changes,
-            "findings": [f.to_dict() for f in self.findings],
+            "findings": [f.to_dict(translate) for f in self.findings],
         }
 
 
@@ -194,6 +244,7 @@ def compare_results(old: Sequence[LabResult], new: Sequence[LabResult]) -> Compa
                     old_entry[1].measurements if old_entry else (),
                     new_entry[1].measurements if new_entry else (),
                 ),
+                finding=finding,
             )
         )
     return Comparison(

@@ -36,6 +36,7 @@ from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import add_routes
 from sqla_lab.service.sessions import RequestSessions
 from sqla_lab.settings import Settings
+from sqla_lab.translation import N_
 
 __all__ = ["GC_THRESHOLDS", "create_app", "tuned_gc"]
 
@@ -88,7 +89,7 @@ def create_app(settings: Settings, *, tune_gc: bool = False) -> FastAPI:
         ConfigurationError: ``settings.database_url`` is not set.
     """
     if settings.database_url is None:
-        raise ConfigurationError("the service needs a database URL (settings.database_url)")
+        raise ConfigurationError(N_("the service needs a database URL (settings.database_url)"))
     database_url = settings.database_url
 
     @asynccontextmanager

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from sqla_lab._process import set_parent_death_signal
 from sqla_lab.errors import ConfigurationError, SqlaLabError
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Chart, Environment, LabResult, Table
 
 __all__ = [
@@ -87,10 +88,14 @@ class LoadSpec:
 
     def __post_init__(self) -> None:
         if self.users < 1 or self.spawn_rate <= 0 or self.duration_s < 1:
-            raise ConfigurationError("load needs users >= 1, spawn rate > 0 and duration >= 1 s")
+            raise ConfigurationError(
+                N_("load needs users >= 1, spawn rate > 0 and duration >= 1 s")
+            )
         if self.scenario not in SCENARIOS:
             raise ConfigurationError(
-                f"unknown scenario {self.scenario!r}; choose one of {', '.join(SCENARIOS)}"
+                N_("unknown scenario {scenario!r}; choose one of {names}"),
+                scenario=self.scenario,
+                names=", ".join(SCENARIOS),
             )
 
 
@@ -126,7 +131,8 @@ def check_loopback(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.hostname not in _LOOPBACK_HOSTS:
         raise ConfigurationError(
-            f"--url must be an http URL on this machine (127.0.0.1/localhost), not {url!r}"
+            N_("--url must be an http URL on this machine (127.0.0.1/localhost), not {url!r}"),
+            url=url,
         )
     return url.rstrip("/")
 
@@ -296,22 +302,22 @@ def run_locust(
 
 
 ENDPOINT_COLUMNS = (
-    "endpoint",
-    "requests",
-    "failures",
-    "requests_per_s",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
+    N_("endpoint"),
+    N_("requests"),
+    N_("failures"),
+    N_("requests_per_s"),
+    N_("p50_ms"),
+    N_("p95_ms"),
+    N_("p99_ms"),
 )
 SWEEP_COLUMNS = (
-    "pool_size",
-    "requests",
-    "requests_per_s",
-    "p50_ms",
-    "p95_ms",
-    "p99_ms",
-    "failures",
+    N_("pool_size"),
+    N_("requests"),
+    N_("requests_per_s"),
+    N_("p50_ms"),
+    N_("p95_ms"),
+    N_("p99_ms"),
+    N_("failures"),
 )
 
 
@@ -327,15 +333,26 @@ def _endpoint_row(stats: EndpointStats) -> tuple[str | int | float, ...]:
     )
 
 
+_ENDPOINTS_TITLE = N_("{users} locust users, {seconds} s, scenario {scenario}")
+_ENDPOINTS_POOL_TITLE = N_(
+    "{users} locust users, {seconds} s, scenario {scenario}, pool_size {pool}"
+)
+
+
 def endpoints_table(
     run: LoadRun, *, key: str = "service.endpoints", pool_size: int | None = None
 ) -> Table:
     """Per-endpoint statistics of one run, the aggregate last."""
-    pool = f", pool_size {pool_size}" if pool_size is not None else ""
     spec = run.spec
+    values = {"users": spec.users, "seconds": spec.duration_s, "scenario": str(spec.scenario)}
+    title = (
+        Message(_ENDPOINTS_POOL_TITLE, {**values, "pool": pool_size})
+        if pool_size is not None
+        else Message(_ENDPOINTS_TITLE, values)
+    )
     return Table(
         key=key,
-        title=f"{spec.users} locust users, {spec.duration_s} s, scenario {spec.scenario}{pool}",
+        title=title,
         columns=ENDPOINT_COLUMNS,
         rows=tuple(_endpoint_row(s) for s in (*run.endpoints, run.total)),
     )
@@ -359,7 +376,7 @@ def sweep_result(
             0,
             Table(
                 key="service.pool_sweep",
-                title="Throughput and latency against pool size",
+                title=N_("Throughput and latency against pool size"),
                 columns=SWEEP_COLUMNS,
                 rows=tuple(
                     (
@@ -378,30 +395,30 @@ def sweep_result(
         charts = [
             Chart(
                 key="service.pool_sweep.throughput",
-                title="Requests/s against pool size",
+                title=N_("Requests/s against pool size"),
                 kind="line",
                 table="service.pool_sweep",
                 x="pool_size",
                 y=("requests_per_s",),
-                x_label="pool_size",
-                y_label="requests/s",
+                x_label=N_("pool_size"),
+                y_label=N_("requests/s"),
             ),
             Chart(
                 key="service.pool_sweep.latency",
-                title="Latency against pool size",
+                title=N_("Latency against pool size"),
                 kind="line",
                 table="service.pool_sweep",
                 x="pool_size",
                 y=("p50_ms", "p95_ms"),
-                x_label="pool_size",
-                y_label="ms",
+                x_label=N_("pool_size"),
+                y_label=N_("ms"),
             ),
         ]
     if len(runs) == 1 and runs[0][0] is None:
         tables = [endpoints_table(runs[0][1])]
     return LabResult(
         lab="service",
-        title="Demo service under locust load",
+        title=N_("Demo service under locust load"),
         findings=(),
         environment=environment,
         duration_s=duration_s,

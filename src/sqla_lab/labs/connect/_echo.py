@@ -23,15 +23,15 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import Message, format_value, join
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.results import Chart, Dependency, Finding, Measurement
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import (
     describe_estimate,
     paired_difference,
     paired_ratio,
 )
 from sqla_lab.labs.connect import _messages as text_
-from sqla_lab.labs.connect._findings import SEED_SOURCE
 from sqla_lab.labs.pool import CLAIMED_PRE_PING_MS, judge_pre_ping
 
 __all__ = [
@@ -39,22 +39,27 @@ __all__ = [
     "FIRST_ECHO",
     "PING",
     "PING_ECHO",
+    "PING_ECHO_OVERHEAD",
     "PLAIN",
     "PLAIN_DEBUG",
     "PLAIN_ECHO",
+    "SQLA_ENGINE_LOGGING",
     "EchoResult",
     "echo_cost",
     "echo_finding",
 ]
 
 
-PLAIN = "pooled checkout + SELECT 1"
-PLAIN_ECHO = "pooled checkout + SELECT 1, echo=True"
-PLAIN_DEBUG = "pooled checkout + SELECT 1, echo='debug'"
-PING = "pooled checkout + SELECT 1, pre-ping"
-PING_ECHO = "pooled checkout + SELECT 1, pre-ping, echo=True"
-FIRST = "first connection of a fresh engine"
-FIRST_ECHO = "first connection of a fresh engine, echo=True"
+PLAIN = N_("pooled checkout + SELECT 1")
+PLAIN_ECHO = N_("pooled checkout + SELECT 1, echo=True")
+PLAIN_DEBUG = N_("pooled checkout + SELECT 1, echo='debug'")
+PING = N_("pooled checkout + SELECT 1, pre-ping")
+PING_ECHO = N_("pooled checkout + SELECT 1, pre-ping, echo=True")
+FIRST = N_("first connection of a fresh engine")
+FIRST_ECHO = N_("first connection of a fresh engine, echo=True")
+
+PING_ECHO_OVERHEAD = N_("pre-ping overhead with echo=True")
+SQLA_ENGINE_LOGGING = "https://docs.sqlalchemy.org/en/20/core/engines.html#configuring-logging"
 
 #: SQLAlchemy's engine logger, shared by every engine with echo on.
 _ENGINE_LOGGER = "sqlalchemy.engine.Engine"
@@ -119,7 +124,7 @@ async def echo_cost(ctx: LabContext) -> EchoResult:
                 repetitions=ctx.repetitions(full=400, quick=120),
                 warmup=3,
                 progress=ctx.progress,
-                description="connect: echo=True on pooled checkouts",
+                description=N_("connect: echo=True on pooled checkouts"),
             )
         finally:
             for engine in engines.values():
@@ -129,7 +134,7 @@ async def echo_cost(ctx: LabContext) -> EchoResult:
             repetitions=ctx.repetitions(full=60, quick=10),
             warmup=1,
             progress=ctx.progress,
-            description="connect: echo=True on a first connection",
+            description=N_("connect: echo=True on a first connection"),
         )
         log_bytes = log.tell()
     measured = {name: Measurement.from_samples(name, s, "ms") for name, s in samples.items()}
@@ -138,12 +143,12 @@ async def echo_cost(ctx: LabContext) -> EchoResult:
     )
     chart = Chart(
         key="connect.echo",
-        title="A pooled checkout + SELECT 1 with and without echo and pre-ping (ms)",
+        title=N_("A pooled checkout + SELECT 1 with and without echo and pre-ping (ms)"),
         kind="box",
         finding=finding.key,
         measurements=(PLAIN, PLAIN_ECHO, PLAIN_DEBUG, PING, PING_ECHO),
         log_y=True,
-        y_label="ms",
+        y_label=N_("ms"),
     )
     return EchoResult(finding=finding, chart=chart)
 
@@ -168,7 +173,7 @@ def echo_finding(
         "ratio_debug": paired_ratio(samples(PLAIN_DEBUG), samples(PLAIN)),
         "ratio_first": paired_ratio(samples(FIRST_ECHO), samples(FIRST)),
     }
-    what = "pre-ping overhead with echo=True"
+    what = PING_ECHO_OVERHEAD
     judgement = judge_pre_ping(ping_echo, what=what)
     overheads = {
         "ping_echo": describe_estimate(ping_echo, "ms", kind="difference"),
@@ -178,7 +183,7 @@ def echo_finding(
     summary = (
         Message(
             text_.ECHO_SUMMARY,
-            {**overheads, "factor": format_value(CLAIMED_PRE_PING_MS / ping_echo.value, "x")},
+            {**overheads, "factor": Quantity(CLAIMED_PRE_PING_MS / ping_echo.value, "x")},
         )
         if measurable
         else Message(text_.ECHO_SUMMARY_NONE, overheads)
@@ -190,39 +195,41 @@ def echo_finding(
                 text_.ECHO_DETAIL,
                 {
                     **{k: describe_estimate(v, "x") for k, v in ratios.items()},
-                    "plain_ms": format_value(measured[PLAIN].value, "ms"),
-                    "echo_ms": format_value(measured[PLAIN_ECHO].value, "ms"),
-                    "first_echo": format_value(measured[FIRST_ECHO].value, "ms"),
-                    "first_plain": format_value(measured[FIRST].value, "ms"),
+                    "plain_ms": Quantity(measured[PLAIN].value, "ms"),
+                    "echo_ms": Quantity(measured[PLAIN_ECHO].value, "ms"),
+                    "first_echo": Quantity(measured[FIRST_ECHO].value, "ms"),
+                    "first_plain": Quantity(measured[FIRST].value, "ms"),
                     "rounds": ping_echo.n,
-                    "log_kib": f"{log_bytes / 1024:,.0f}",
+                    "log_kib": Quantity(round(log_bytes / 1024)),
                 },
             ),
         ]
     )
     names = {
-        "ratio_plain": "echo=True / without, pooled + SELECT 1",
-        "ratio_ping": "echo=True / without, pooled + SELECT 1 with pre-ping",
-        "ratio_debug": "echo='debug' / without, pooled + SELECT 1",
-        "ratio_first": "echo=True / without, first connection of a fresh engine",
+        "ratio_plain": N_("echo=True / without, pooled + SELECT 1"),
+        "ratio_ping": N_("echo=True / without, pooled + SELECT 1 with pre-ping"),
+        "ratio_debug": N_("echo='debug' / without, pooled + SELECT 1"),
+        "ratio_first": N_("echo=True / without, first connection of a fresh engine"),
     }
     return Finding(
         key="connect.echo-cost",
-        claim=(
+        headline=N_("pre-ping costs 0.01 s, with echo=True"),
+        deciding="pre-ping overhead with echo=True",
+        claim=N_(
             "With echo=True, as in every engine of the seed, pool_pre_ping costs about 0.01 s "
             "per checkout."
         ),
-        source=SEED_SOURCE + " (create_async_engine(..., echo=True, pool_pre_ping=True))",
+        source=f"{seed_section(1, '끊어진 커넥션 문제를 예방하는 방법')}; {SQLA_ENGINE_LOGGING}",
         quote=(
             "모든 요청시 해당 명령어를 날린 후 동작하기에 약간의 시간이 더 필요하다."
             "(로컬 테스트 0.01s)"
         ),
         measurements=(
             *measured.values(),
-            ping_echo.measurement("pre-ping overhead with echo=True", "ms", kind="difference"),
-            ping_plain.measurement("pre-ping overhead without echo", "ms", kind="difference"),
+            ping_echo.measurement(PING_ECHO_OVERHEAD, "ms", kind="difference"),
+            ping_plain.measurement(N_("pre-ping overhead without echo"), "ms", kind="difference"),
             *(ratios[k].measurement(names[k], "x") for k in names),
-            Measurement.single("log written", log_bytes, "B"),
+            Measurement.single(N_("log written"), log_bytes, "B"),
         ),
         explanation=explanation,
         versions=versions,
@@ -230,7 +237,7 @@ def echo_finding(
             depends_on=(
                 Dependency(
                     on="machine",
-                    name="this machine and server",
+                    name=N_("this machine and server"),
                     detail=Message(text_.ECHO_MACHINE, {"value": overheads["ping_echo"]}),
                 ),
             )

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqla_lab.lab.messages import Message, format_value, join
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.results import Dependency, Finding, Measurement, Verdict
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import (
     combine,
     describe_estimate,
@@ -29,6 +30,7 @@ __all__ = [
     "REQUEST",
     "SEED_QUOTE",
     "SEED_SOURCE",
+    "SQLA_POOLING",
     "RequestTimes",
     "agree_or_depends",
     "dominates_finding",
@@ -37,15 +39,16 @@ __all__ = [
 
 #: The seed's "20배".
 CLAIMED_SPEEDUP = 20.0
-SEED_SOURCE = "seed §1 데이터베이스 connection 동작과 connection pool의 동작"
+SQLA_POOLING = "https://docs.sqlalchemy.org/en/20/core/pooling.html"
+SEED_SOURCE = f"{seed_section(1, '커넥션을 재사용하는 이유')}; {SQLA_POOLING}"
 SEED_QUOTE = "데이터베이스 사용시 커넥션을 생성하는데 대부분의 시간이 소요됨(로컬 테스트 20배)"
 
-NEW_SQLALCHEMY = "new connection + SELECT 1 (SQLAlchemy, NullPool)"
-NEW_ASYNCPG = "new connection + SELECT 1 (raw asyncpg)"
-POOLED = "pooled connection + SELECT 1 (QueuePool)"
-NEW_ACQUIRE = "new connection alone (SQLAlchemy, NullPool)"
-POOLED_ACQUIRE = "pooled checkout alone (QueuePool)"
-REQUEST = "pooled service request (GET /users/{id} shape)"
+NEW_SQLALCHEMY = N_("new connection + SELECT 1 (SQLAlchemy, NullPool)")
+NEW_ASYNCPG = N_("new connection + SELECT 1 (raw asyncpg)")
+POOLED = N_("pooled connection + SELECT 1 (QueuePool)")
+NEW_ACQUIRE = N_("new connection alone (SQLAlchemy, NullPool)")
+POOLED_ACQUIRE = N_("pooled checkout alone (QueuePool)")
+REQUEST = N_("pooled service request (GET /users/{id} shape)")
 
 
 @dataclass(frozen=True)
@@ -62,8 +65,8 @@ def agree_or_depends(verdicts: Mapping[str, Verdict]) -> Verdict:
     return distinct.pop() if len(distinct) == 1 else Verdict.DEPENDS
 
 
-def _ms(m: Measurement) -> str:
-    return format_value(m.value, m.unit)
+def _ms(m: Measurement) -> Quantity:
+    return Quantity(m.value, m.unit)
 
 
 def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[str, str]) -> Finding:
@@ -106,7 +109,9 @@ def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[st
     )
     return Finding(
         key="connect.pooled-vs-new",
-        claim="Reusing a pooled connection is about 20x faster than opening a new one.",
+        headline=N_("pooled connection ~20x faster than a new one"),
+        deciding="speed-up, getting a connection: new / pooled",
+        claim=text.TITLE,
         source=SEED_SOURCE,
         quote=SEED_QUOTE,
         measurements=(
@@ -115,11 +120,13 @@ def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[st
             new_work,
             new_raw,
             pooled,
-            acquire.measurement("speed-up, getting a connection: new / pooled", "x"),
-            work.measurement("speed-up, one-query unit of work: new / pooled", "x"),
-            raw.measurement("speed-up, raw asyncpg new / pooled", "x"),
+            acquire.measurement(N_("speed-up, getting a connection: new / pooled"), "x"),
+            work.measurement(N_("speed-up, one-query unit of work: new / pooled"), "x"),
+            raw.measurement(N_("speed-up, raw asyncpg new / pooled"), "x"),
             sa_extra.measurement(
-                "SQLAlchemy's set-up of a new connection, over raw asyncpg", "ms", kind="difference"
+                N_("SQLAlchemy's set-up of a new connection, over raw asyncpg"),
+                "ms",
+                kind="difference",
             ),
         ),
         explanation=explanation,
@@ -128,7 +135,7 @@ def speedup_finding(measured: Mapping[str, Measurement], *, versions: Mapping[st
             depends_on=(
                 Dependency(
                     on="reading",
-                    name="what is compared",
+                    name=N_("what is compared"),
                     detail=Message(text.SPEEDUP_READINGS, readings),
                 ),
             )
@@ -161,9 +168,9 @@ def dominates_finding(
         },
         agree_or_depends,
     )
-    total = Measurement.from_samples("pooled request, wall time", request.total_ms, "ms")
+    total = Measurement.from_samples(N_("pooled request, wall time"), request.total_ms, "ms")
     database = Measurement.from_samples(
-        "pooled request, statement execution", request.database_ms, "ms"
+        N_("pooled request, statement execution"), request.database_ms, "ms"
     )
     shares = {
         "share_new": describe_estimate(share_new, "ratio"),
@@ -188,16 +195,18 @@ def dominates_finding(
     )
     return Finding(
         key="connect.connect-dominates",
-        claim=(
+        headline=N_("the connection takes most of the time"),
+        deciding="share of time spent connecting (new connection)",
+        claim=N_(
             "In a three-tier service most of the time goes to the database connection: on a new "
             "connection, and on a pooled request."
         ),
-        source=SEED_SOURCE,
+        source=f"{seed_section(1)}; {SQLA_POOLING}",
         quote="보통의 3티어 형태의 서비스에선 대부분의 동작 시간을 데이터베이스와의 연결이 차지",
         measurements=(
-            share_new.measurement("share of time spent connecting (new connection)", "ratio"),
+            share_new.measurement(N_("share of time spent connecting (new connection)"), "ratio"),
             share_request.measurement(
-                "share of time in database round trips (pooled request)", "ratio"
+                N_("share of time in database round trips (pooled request)"), "ratio"
             ),
             total,
             database,
@@ -208,7 +217,7 @@ def dominates_finding(
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="connection pooling",
+                    name=N_("connection pooling"),
                     detail=Message(text.POOLING_DETAIL, shares),
                 ),
             )

@@ -32,7 +32,9 @@ from sqla_lab.demo.models import UserEntity
 from sqla_lab.demo.seeding import seed
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import N_
 from sqla_lab.lab.results import Chart, Measurement
+from sqla_lab.labs.connect import _messages as words
 from sqla_lab.labs.connect._echo import echo_cost
 from sqla_lab.labs.connect._findings import (
     NEW_ACQUIRE,
@@ -114,7 +116,7 @@ class _StatementClock:
             self._reset = None
 
 
-@lab("connect")
+@lab("connect", title=words.TITLE)
 async def connect_lab(ctx: LabContext) -> LabOutput:
     """Reusing a pooled connection is about 20x faster than opening a new one."""
     repetitions = ctx.repetitions(full=200, quick=50)
@@ -159,7 +161,7 @@ async def connect_lab(ctx: LabContext) -> LabOutput:
             repetitions=repetitions,
             warmup=warmup,
             progress=ctx.progress,
-            description="connect: new vs pooled",
+            description=N_("connect: new vs pooled"),
         )
         # The pooled request's share is measured within each request, so it needs no pairing
         # with the new connections; it is cheap, and takes more rounds than they do.
@@ -169,7 +171,7 @@ async def connect_lab(ctx: LabContext) -> LabOutput:
                 repetitions=ctx.repetitions(full=400, quick=200),
                 warmup=warmup,
                 progress=ctx.progress,
-                description="connect: a pooled service request",
+                description=N_("connect: a pooled service request"),
             )
         echo = await echo_cost(ctx)
     finally:
@@ -192,12 +194,12 @@ async def connect_lab(ctx: LabContext) -> LabOutput:
         charts=(
             Chart(
                 key="connect.distributions",
-                title="Get a connection, SELECT 1, release (ms per repetition)",
+                title=N_("Get a connection, SELECT 1, release (ms per repetition)"),
                 kind="box",
                 finding="connect.pooled-vs-new",
                 measurements=(NEW_SQLALCHEMY, NEW_ASYNCPG, POOLED, NEW_ACQUIRE, POOLED_ACQUIRE),
                 log_y=True,
-                y_label="ms",
+                y_label=N_("ms"),
             ),
             echo.chart,
         ),

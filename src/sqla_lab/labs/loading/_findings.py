@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from sqla_lab.lab.messages import Message
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided, describe_estimate, unpaired_difference
 from sqla_lab.labs.loading import _messages as words
@@ -73,8 +73,11 @@ def lazy_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) -> Fi
     flagged = ", ".join(dict.fromkeys(f for p in lazy for f in p.counted.flagged))
     return Finding(
         key="loading.lazy-n-plus-one",
-        claim="Loading users, then each user's posts through awaitable_attrs, issues 1 + N "
-        "statements (the N+1 problem).",
+        headline=N_("a lazy loop issues 1 + N statements"),
+        claim=N_(
+            "Loading users, then each user's posts through awaitable_attrs, issues 1 + N "
+            "statements (the N+1 problem)."
+        ),
         source=SEED + " 방법1",
         quote="조회 할때마다만 쿼리가 발생함 / 모두 조회 시 N+1 문제가 발생",
         measurements=tuple(
@@ -121,7 +124,8 @@ def selectin_finding(
     listing = ", ".join(f"N={n:,}: {s}" for n, s in sorted(observed.items()))
     return Finding(
         key="loading.selectin-batches",
-        claim="selectinload issues one extra statement per relationship (WHERE ... IN).",
+        headline=N_("selectinload: one extra statement"),
+        claim=N_("selectinload issues one extra statement per relationship (WHERE ... IN)."),
         source=SEED + " selectinload",
         quote="테이블 마다 한번의 쿼리문이 발생하게 됨, 모든 데이터를 가져옴",
         measurements=(
@@ -142,7 +146,7 @@ def selectin_finding(
             depends_on=(
                 Dependency(
                     on="size",
-                    name="N (parents loaded)",
+                    name=N_("N (parents loaded)"),
                     detail=Message(
                         words.SELECTIN_DEPENDS, {"batch": SELECTIN_BATCH, "listing": listing}
                     ),
@@ -162,8 +166,11 @@ def other_strategies_finding(sweep: Sequence[SweepPoint], versions: Mapping[str,
     flagged = sorted({f for p in immediate for f in p.counted.flagged})
     return Finding(
         key="loading.subquery-immediate",
-        claim="subqueryload needs two statements whatever N is; immediateload loads eagerly "
-        "but with one SELECT per parent, like a lazy loop.",
+        headline=N_("subqueryload 2 statements, immediateload N"),
+        claim=N_(
+            "subqueryload needs two statements whatever N is; immediateload loads eagerly "
+            "but with one SELECT per parent, like a lazy loop."
+        ),
         source=DOCS,
         measurements=tuple(
             _count(
@@ -193,7 +200,8 @@ def raiseload_finding(result: RaiseloadResult, versions: Mapping[str, str]) -> F
     nothing = Message(words.NOTHING)
     return Finding(
         key="loading.raiseload",
-        claim="raiseload turns an accidental lazy load into an error instead of a query.",
+        headline=N_("raiseload turns lazy loads into errors"),
+        claim=N_("raiseload turns an accidental lazy load into an error instead of a query."),
         source=DOCS,
         measurements=(_count("statements with raiseload, 2 blocked loads", result.statements),),
         explanation=Message(
@@ -224,8 +232,11 @@ def write_only_finding(result: WriteOnlyResult, versions: Mapping[str, str]) -> 
     nothing = Message(words.NOTHING)
     return Finding(
         key="loading.write-only",
-        claim='A lazy="write_only" collection is never loaded implicitly: it must be queried '
-        "with .select(), and adding to it loads nothing.",
+        headline=N_("write_only collections never load"),
+        claim=N_(
+            'A lazy="write_only" collection is never loaded implicitly: it must be queried '
+            "with .select(), and adding to it loads nothing."
+        ),
         source="https://docs.sqlalchemy.org/en/20/orm/large_collections.html",
         measurements=(
             _count(f"statements loading {result.users} users", result.load_statements),
@@ -259,8 +270,11 @@ def many_to_one_finding(many: Mapping[str, Counted], versions: Mapping[str, str]
     ok = joined.statements == 1 and lazy.statements == 1 + users
     return Finding(
         key="loading.many-to-one",
-        claim="joinedload suits many-to-one (Post.user): one statement; a lazy loop over "
-        "posts costs one SELECT per distinct user, because the identity map answers repeats.",
+        headline=N_("joinedload suits many-to-one"),
+        claim=N_(
+            "joinedload suits many-to-one (Post.user): one statement; a lazy loop over "
+            "posts costs one SELECT per distinct user, because the identity map answers repeats."
+        ),
         source=DOCS,
         measurements=(
             _count("joinedload(Post.user) statements", joined.statements),
@@ -304,19 +318,19 @@ def sweep_table(sweep: Sequence[SweepPoint]) -> Table:
     ]
     return Table(
         key="loading.sweep",
-        title="Load N users and touch their posts: statements, rows and time per strategy",
+        title=N_("Load N users and touch their posts: statements, rows and time per strategy"),
         columns=(
-            "strategy",
-            "strategy (M)",
-            "users (N)",
-            "posts per user (M)",
-            "statements",
-            "rows",
-            "entities",
-            "wall ms",
-            "us per entity",
-            "timed runs",
-            "detector",
+            N_("strategy"),
+            N_("strategy (M)"),
+            N_("users (N)"),
+            N_("posts per user (M)"),
+            N_("statements"),
+            N_("rows"),
+            N_("entities"),
+            N_("wall ms"),
+            N_("us per entity"),
+            N_("timed runs"),
+            N_("detector"),
         ),
         rows=tuple(rows),
     )
@@ -346,17 +360,17 @@ def latency_table(latency: Sequence[SweepPoint]) -> Table:
         )
     return Table(
         key="loading.latency",
-        title="The same loads through a proxy adding latency (M=10)",
+        title=N_("The same loads through a proxy adding latency (M=10)"),
         columns=(
-            "strategy",
-            "strategy (N)",
-            "users (N)",
-            "added latency per direction (ms)",
-            "statements",
-            "wall ms",
-            "extra vs +0 ms",
-            "extra ms (where measurable)",
-            "timed runs",
+            N_("strategy"),
+            N_("strategy (N)"),
+            N_("users (N)"),
+            N_("added latency per direction (ms)"),
+            N_("statements"),
+            N_("wall ms"),
+            N_("extra vs +0 ms"),
+            N_("extra ms (where measurable)"),
+            N_("timed runs"),
         ),
         rows=tuple(rows),
     )

@@ -34,6 +34,7 @@ from sqla_lab.instruments.faults import FaultMode, FaultProxy
 from sqla_lab.instruments.recorder import QueryRecorder
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Chart
 from sqla_lab.lab.stats import MIN_GROUP
 from sqla_lab.labs.loading import _findings as findings
@@ -53,6 +54,7 @@ from sqla_lab.labs.loading._runs import (
 
 __all__ = [
     "BOUNDARY_USERS",
+    "LAB_TITLE",
     "LATENCIES_MS",
     "LATENCY_STRATEGIES",
     "MIN_TIMED_RUNS",
@@ -99,7 +101,13 @@ async def _measure(
     counted: dict[str, Counted] = {}
     to_count = [s for s in strategies if (s, users) not in (known_counts or {})]
     if to_count:
-        ctx.progress.start(f"loading: counting N={users:,} M={posts_per_user}", len(to_count))
+        ctx.progress.start(
+            Message(
+                N_("loading: counting N={users} M={posts}"),
+                {"users": f"{users:,}", "posts": posts_per_user},
+            ),
+            len(to_count),
+        )
     for strategy in strategies:
         known = (known_counts or {}).get((strategy, users))
         if known is None:
@@ -115,7 +123,10 @@ async def _measure(
         repetitions=repetitions,
         warmup=0,
         progress=ctx.progress,
-        description=f"loading: N={users:,} M={posts_per_user} +{latency_ms:g} ms",
+        description=Message(
+            N_("loading: N={users} M={posts} +{delay} ms"),
+            {"users": f"{users:,}", "posts": posts_per_user, "delay": f"{latency_ms:g}"},
+        ),
     )
     return [
         SweepPoint(
@@ -130,7 +141,11 @@ async def _measure(
     ]
 
 
-@lab("loading")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_("Lazy loading in a loop costs 1 + N statements; selectinload and joinedload do not.")
+
+
+@lab("loading", title=LAB_TITLE)
 async def loading_lab(ctx: LabContext) -> LabOutput:
     """Lazy loading in a loop costs 1 + N statements; selectinload and joinedload do not."""
     # Under --quick, M=1 stops at N=100 and the slowest points are timed once.
@@ -360,29 +375,31 @@ def _charts() -> tuple[Chart, ...]:
     return (
         Chart(
             key="loading.time-vs-n",
-            title="Load N users and touch their posts: wall time per strategy",
+            title=N_("Load N users and touch their posts: wall time per strategy"),
             kind="line",
             table="loading.sweep",
             x="users (N)",
             y=("wall ms",),
-            series="strategy (M)",
+            # One panel per M, the same strategy in the same colour in each (small multiples).
+            series="strategy",
+            facet="posts per user (M)",
             log_x=True,
             log_y=True,
-            x_label="users loaded (N)",
-            y_label="ms (median)",
+            x_label=N_("users loaded (N)"),
+            y_label=N_("ms (median)"),
             finding="loading.scaling",
         ),
         Chart(
             key="loading.time-vs-latency",
-            title="Added network latency: wall time per strategy (M=10)",
+            title=N_("Added network latency: wall time per strategy (M=10)"),
             kind="line",
             table="loading.latency",
             x="added latency per direction (ms)",
             y=("wall ms",),
             series="strategy (N)",
             log_y=True,
-            x_label="added latency per direction (ms)",
-            y_label="ms (median)",
+            x_label=N_("added latency per direction (ms)"),
+            y_label=N_("ms (median)"),
             finding="loading.latency",
         ),
     )

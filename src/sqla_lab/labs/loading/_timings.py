@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.results import Dependency, Finding, Measurement, Verdict
 from sqla_lab.lab.stats import (
     Band,
@@ -102,15 +102,26 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
     largest = sizes[-1]
     return Finding(
         key="loading.scaling",
-        claim="The lazy loop's cost grows with N much faster than selectinload's or joinedload's.",
+        headline=N_("the lazy loop grows fastest with N"),
+        claim=N_(
+            "The lazy loop's cost grows with N much faster than selectinload's or joinedload's."
+        ),
         source=SEED,
         quote="모두 조회 시 N+1 문제가 발생",
         measurements=(
             *(
-                e.measurement(f"{s} cost per parent (slope over N, M=10)", "ms")
+                e.measurement(
+                    Message(N_("{strategy} cost per parent (slope over N, M=10)"), {"strategy": s}),
+                    "ms",
+                )
                 for s, e in slopes.items()
             ),
-            *(r.measurement(f"lazy / {s}, cost per parent (M=10)", "x") for s, r in ratios.items()),
+            *(
+                r.measurement(
+                    Message(N_("lazy / {strategy}, cost per parent (M=10)"), {"strategy": s}), "x"
+                )
+                for s, r in ratios.items()
+            ),
         ),
         explanation=Message(
             words.SCALING,
@@ -120,7 +131,7 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
                 "reps": min(len(p.wall_ms) for p in sweep if p.posts_per_user == 10),
                 "slopes": slope_words,
                 "ratios": ratio_words,
-                "lazy_ms": format_value(at(sweep, "lazy", largest, 10).median_ms, "ms"),
+                "lazy_ms": Quantity(at(sweep, "lazy", largest, 10).median_ms, "ms"),
             },
         ),
         versions=versions,
@@ -128,7 +139,7 @@ def scaling_finding(sweep: Sequence[SweepPoint], versions: Mapping[str, str]) ->
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="which eager strategy",
+                    name=N_("which eager strategy"),
                     detail=Message(words.SCALING_DEPENDS, {"ratios": ratio_words}),
                 ),
             )
@@ -168,7 +179,7 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
             "lazy": judge(
                 slopes["lazy"],
                 per_round_trip,
-                what="lazy, ms per ms",
+                what=N_("lazy, ms per ms"),
                 unit="ms/ms",
                 kind="difference",
             ),
@@ -185,20 +196,28 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
     )
     return Finding(
         key="loading.latency",
-        claim="Distance multiplies N+1: every added millisecond of round trip costs the lazy "
-        "loop about (1 + N) round trips, while selectinload and joinedload barely move.",
+        headline=N_("distance multiplies N+1"),
+        claim=N_(
+            "Distance multiplies N+1: every added millisecond of round trip costs the lazy "
+            "loop about (1 + N) round trips, while selectinload and joinedload barely move."
+        ),
         source=DOCS,
         measurements=(
             *(
                 e.measurement(
-                    f"{s}: ms of wall time per ms of one-way delay, N={users}",
+                    Message(
+                        N_("{strategy}: ms of wall time per ms of one-way delay, N={users}"),
+                        {"strategy": s, "users": users},
+                    ),
                     "ms/ms",
                     kind="difference",
                 )
                 for s, e in slopes.items()
             ),
-            Measurement.single("predicted lazy slope (statements x 2)", predicted, "ms/ms"),
-            ratio.measurement(f"lazy / {dearest} latency slope", "x"),
+            Measurement.single(N_("predicted lazy slope (statements x 2)"), predicted, "ms/ms"),
+            ratio.measurement(
+                Message(N_("lazy / {strategy} latency slope"), {"strategy": dearest}), "x"
+            ),
         ),
         explanation=Message(
             words.LATENCY,
@@ -207,7 +226,7 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
                 "users": f"{users:,}",
                 "slopes": slope_words,
                 "statements": f"{statements:,}",
-                "predicted": format_value(predicted, "ms/ms"),
+                "predicted": Quantity(predicted, "ms/ms"),
                 "ratio": describe_estimate(ratio, "x"),
             },
         ),
@@ -216,12 +235,12 @@ def latency_finding(latency: Sequence[SweepPoint], versions: Mapping[str, str]) 
             depends_on=(
                 Dependency(
                     on="version",
-                    name="round trips per statement (driver and statement cache)",
+                    name=N_("round trips per statement (driver and statement cache)"),
                     detail=Message(
                         words.LATENCY_DEPENDS,
                         {
                             "slope": describe_estimate(slopes["lazy"], "ms/ms", kind="difference"),
-                            "predicted": format_value(predicted, "ms/ms"),
+                            "predicted": Quantity(predicted, "ms/ms"),
                         },
                     ),
                 ),
@@ -319,11 +338,17 @@ def recommendation_finding(
     lazy_wins = [label for label, j in judgements.items() if j.verdict is Verdict.REFUTED]
     return Finding(
         key="loading.recommendation",
-        claim="Load collections for lists eagerly (selectinload or joinedload), never in a "
-        "lazy loop.",
+        headline=N_("load lists eagerly, never lazily"),
+        claim=N_(
+            "Load collections for lists eagerly (selectinload or joinedload), never in a lazy loop."
+        ),
         source=SEED + " 방법2",
         measurements=tuple(
-            Measurement.single(f"eager beats lazy from N, +{d:g} ms", float(n or 0), "users")
+            Measurement.single(
+                Message(N_("eager beats lazy from N, +{delay} ms"), {"delay": f"{d:g}"}),
+                float(n or 0),
+                "users",
+            )
             for d, n in crossover.items()
         ),
         explanation=Message(words.RECOMMENDATION, {"sizes": tuple(sizes), "cross": tuple(cross)}),
@@ -332,7 +357,7 @@ def recommendation_finding(
             depends_on=(
                 Dependency(
                     on="size",
-                    name="N and M",
+                    name=N_("N and M"),
                     detail=Message(
                         words.RECOMMENDATION_DEPENDS, {"sizes": ", ".join(lazy_wins) or "-"}
                     ),
@@ -381,9 +406,9 @@ def joined_finding(
         network = Message(
             words.JOINED_BYTES,
             {
-                "joined_bytes": format_value(wire.joined, "B"),
-                "selectin_bytes": format_value(wire.selectin, "B"),
-                "bytes_ratio": format_value(bytes_ratio, "x"),
+                "joined_bytes": Quantity(wire.joined, "B"),
+                "selectin_bytes": Quantity(wire.selectin, "B"),
+                "bytes_ratio": Quantity(bytes_ratio, "x"),
             },
         )
         costs_more = bytes_ratio > 1.05
@@ -395,43 +420,67 @@ def joined_finding(
                     "one": one_statement,
                     "repeated": duplicated,
                     "unique": unique_error is not None,
-                    "ratio": format_value(bytes_ratio, "x"),
+                    "ratio": Quantity(bytes_ratio, "x"),
                 },
             ),
         )
         byte_measurements = (
             Measurement.single(
-                f"bytes received, joinedload N={largest.users} M=10", wire.joined, "B"
+                Message(N_("bytes received, joinedload N={users} M=10"), {"users": largest.users}),
+                wire.joined,
+                "B",
             ),
             Measurement.single(
-                f"bytes received, selectinload N={largest.users} M=10", wire.selectin, "B"
+                Message(
+                    N_("bytes received, selectinload N={users} M=10"), {"users": largest.users}
+                ),
+                wire.selectin,
+                "B",
             ),
-            Measurement.single("joined / selectin bytes received", bytes_ratio, "x"),
+            Measurement.single(N_("joined / selectin bytes received"), bytes_ratio, "x"),
         )
     return Finding(
         key="loading.joined-duplication",
-        claim="joinedload fetches a collection in one LEFT OUTER JOIN statement, repeating "
-        "each parent row per child, so the network cost grows and the result must be "
-        "de-duplicated with unique().",
+        headline=N_("joinedload repeats parent rows"),
+        deciding="joined / selectin bytes received",
+        claim=N_(
+            "joinedload fetches a collection in one LEFT OUTER JOIN statement, repeating "
+            "each parent row per child, so the network cost grows and the result must be "
+            "de-duplicated with unique()."
+        ),
         source=SEED + " joininload",
         quote="join을 통해 한번에 가져옴, 1대N의 경우 중복된 값이 많아져 네트워크 비용이 늘어남. "
         "중복 제거가 필요함",
         measurements=(
             Measurement.single(
-                f"joined statements, N={largest.users} M=10",
+                Message(N_("joined statements, N={users} M=10"), {"users": largest.users}),
                 largest.counted.statements,
                 "statements",
             ),
             Measurement.single(
-                f"joined rows returned, N={largest.users} M=10", largest.counted.rows, "rows"
+                Message(N_("joined rows returned, N={users} M=10"), {"users": largest.users}),
+                largest.counted.rows,
+                "rows",
             ),
-            Measurement.single(f"users built, N={largest.users}", largest.users, "entities"),
             Measurement.single(
-                f"selectin rows returned, N={largest.users} M=10", selectin.counted.rows, "rows"
+                Message(N_("users built, N={users}"), {"users": largest.users}),
+                largest.users,
+                "entities",
+            ),
+            Measurement.single(
+                Message(N_("selectin rows returned, N={users} M=10"), {"users": largest.users}),
+                selectin.counted.rows,
+                "rows",
             ),
             *byte_measurements,
-            time_ratio.measurement("joined / selectin wall time", "x"),
-            far_ratio.measurement(f"joined / selectin wall time, +{top:g} ms, N={far_users}", "x"),
+            time_ratio.measurement(N_("joined / selectin wall time"), "x"),
+            far_ratio.measurement(
+                Message(
+                    N_("joined / selectin wall time, +{delay} ms, N={users}"),
+                    {"delay": f"{top:g}", "users": far_users},
+                ),
+                "x",
+            ),
         ),
         explanation=Message(
             words.JOINED,

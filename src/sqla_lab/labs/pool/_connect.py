@@ -36,8 +36,9 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import (
     combine,
     describe_estimate,
@@ -47,6 +48,7 @@ from sqla_lab.lab.stats import (
     threshold_scale,
 )
 from sqla_lab.labs.pool import _messages as text
+from sqla_lab.labs.pool._support import SQLA_POOLING
 from sqla_lab.urls import asyncpg_dsn
 
 __all__ = [
@@ -65,22 +67,22 @@ __all__ = [
 TRUST_ROLE = "sqla_lab_trust"
 _READY_TIMEOUT_S = 5.0
 
-TCP = "TCP connect"
-TRUST = "asyncpg connect, trust"
-SCRAM = "asyncpg connect, scram-sha-256"
-SSL = "asyncpg connect, scram-sha-256 + TLS"
-SA_WARM = "SQLAlchemy connect (NullPool, initialised dialect)"
-SA_FIRST = "SQLAlchemy first connect (fresh engine)"
-POOLED = "pooled checkout (QueuePool)"
+TCP = N_("TCP connect")
+TRUST = N_("asyncpg connect, trust")
+SCRAM = N_("asyncpg connect, scram-sha-256")
+SSL = N_("asyncpg connect, scram-sha-256 + TLS")
+SA_WARM = N_("SQLAlchemy connect (NullPool, initialised dialect)")
+SA_FIRST = N_("SQLAlchemy first connect (fresh engine)")
+POOLED = N_("pooled checkout (QueuePool)")
 
 #: Each step and the step it adds to.
 _STEPS: tuple[tuple[str, str | None, str], ...] = (
-    (TCP, None, "TCP handshake and close"),
-    (TRUST, TCP, "startup packet, backend fork, ReadyForQuery"),
-    (SCRAM, TRUST, "SCRAM-SHA-256 authentication"),
-    (SSL, SCRAM, "TLS handshake"),
-    (SA_WARM, SCRAM, "SQLAlchemy's per-connection set-up and reset"),
-    (SA_FIRST, SA_WARM, "dialect initialisation on first connect"),
+    (TCP, None, N_("TCP handshake and close")),
+    (TRUST, TCP, N_("startup packet, backend fork, ReadyForQuery")),
+    (SCRAM, TRUST, N_("SCRAM-SHA-256 authentication")),
+    (SSL, SCRAM, N_("TLS handshake")),
+    (SA_WARM, SCRAM, N_("SQLAlchemy's per-connection set-up and reset")),
+    (SA_FIRST, SA_WARM, N_("dialect initialisation on first connect")),
 )
 
 
@@ -107,7 +109,7 @@ async def _enable_trust(ctx: LabContext) -> tuple[str | None, str]:
     """A DSN for the trusted role, or ``None`` and the reason it is not available."""
     server = ctx.embedded_server
     if server is None:
-        return None, "trust authentication needs a pg_hba.conf rule: embedded server only"
+        return None, N_("trust authentication needs a pg_hba.conf rule: embedded server only")
     admin = await asyncpg.connect(ctx.workspace.dsn)
     try:
         with contextlib.suppress(asyncpg.DuplicateObjectError):
@@ -117,8 +119,8 @@ async def _enable_trust(ctx: LabContext) -> tuple[str | None, str]:
     server.add_hba_rules(f"host all {TRUST_ROLE} {server.host}/32 trust")
     dsn = asyncpg_dsn(ctx.workspace.url.set(username=TRUST_ROLE, password=None))
     if not await _poll(lambda: _connect_and_close(dsn, ssl=False)):
-        return None, "the trust rule did not take effect"
-    return dsn, "trust rule added to pg_hba.conf"
+        return None, N_("the trust rule did not take effect")
+    return dsn, N_("trust rule added to pg_hba.conf")
 
 
 def _self_signed_certificate(directory: Path) -> tuple[bytes, bytes] | None:
@@ -160,27 +162,27 @@ async def _tls(ctx: LabContext) -> AsyncIterator[str]:
     server = ctx.embedded_server
     dsn = ctx.workspace.dsn
     if await _poll_once(lambda: _connect_and_close(dsn, ssl="require")):
-        yield "the server already speaks TLS"
+        yield N_("the server already speaks TLS")
         return
     if server is None:
-        yield "not measured: the server has no TLS and is not ours to configure"
+        yield N_("not measured: the server has no TLS and is not ours to configure")
         return
     if not await _ssl_library(dsn):
-        yield "not measured: this PostgreSQL build has no SSL support (ssl_library is empty)"
+        yield N_("not measured: this PostgreSQL build has no SSL support (ssl_library is empty)")
         return
     with tempfile.TemporaryDirectory(prefix="sqla-lab-tls-") as tmp:
         pair = _self_signed_certificate(Path(tmp))
     if pair is None:
-        yield "not measured: no openssl to make a certificate"
+        yield N_("not measured: no openssl to make a certificate")
         return
     server.write_data_file("server.crt", pair[0], mode=0o644)
     server.write_data_file("server.key", pair[1], mode=0o600)
     await _alter_system(dsn, "ALTER SYSTEM SET ssl = on")
     try:
         if await _poll(lambda: _connect_and_close(dsn, ssl="require")):
-            yield "self-signed certificate, switched on for this measurement only"
+            yield N_("self-signed certificate, switched on for this measurement only")
         else:
-            yield "not measured: the server did not accept the certificate"
+            yield N_("not measured: the server did not accept the certificate")
     finally:
         await _alter_system(dsn, "ALTER SYSTEM RESET ssl")
         await _poll(lambda: _expect_plain(dsn))
@@ -257,7 +259,7 @@ async def connection_breakdown(ctx: LabContext) -> LabOutput:
                 dsn = trust_dsn
                 variants[TRUST] = lambda: _connect_and_close(dsn, ssl=False)
             variants[SCRAM] = lambda: _connect_and_close(server.dsn, ssl=False)
-            if not tls_note.startswith("not measured"):
+            if not tls_note.startswith(N_("not measured")):
                 variants[SSL] = lambda: _connect_and_close(server.dsn, ssl="require")
             variants[SA_WARM] = lambda: _engine_connect(warm_engine)
             variants[SA_FIRST] = first_connect
@@ -267,7 +269,7 @@ async def connection_breakdown(ctx: LabContext) -> LabOutput:
                 repetitions=repetitions,
                 warmup=3,
                 progress=ctx.progress,
-                description="pool: what a new connection costs",
+                description=N_("pool: what a new connection costs"),
             )
     finally:
         await warm_engine.dispose()
@@ -289,7 +291,9 @@ def _breakdown_output(
     added_words: list[Message] = []
     for name, base, what in _STEPS:
         if name not in measured:
-            rows.append((name, what, None, None, None, None, None, notes.get(name, "not measured")))
+            rows.append(
+                (name, what, None, None, None, None, None, notes.get(name, N_("not measured")))
+            )
             continue
         m = measured[name]
         base_m = measured.get(base) if base else None
@@ -300,7 +304,10 @@ def _breakdown_output(
         )
         shown = describe_estimate(added, "ms", kind="difference")
         added_words.append(
-            Message(text.BREAKDOWN_STEP, {"step": name, "added": shown, "what": what})
+            Message(
+                text.BREAKDOWN_STEP,
+                {"step": Message(name), "added": shown, "what": Message(what)},
+            )
         )
         measurable = added.interval is not None and added.interval.low > 0
         rows.append(
@@ -309,7 +316,7 @@ def _breakdown_output(
                 what,
                 round(m.value, 3),
                 round(m.p95 or m.value, 3),
-                shown.render(),
+                shown,
                 round(added.value, 3) if measurable else None,
                 round(paired_ratio(m.samples, pooled.samples).value, 1),
                 notes.get(name, ""),
@@ -318,7 +325,7 @@ def _breakdown_output(
     rows.append(
         (
             POOLED,
-            "take a warm connection, give it back",
+            N_("take a warm connection, give it back"),
             round(pooled.value, 3),
             round(pooled.p95 or pooled.value, 3),
             None,
@@ -337,7 +344,12 @@ def _breakdown_output(
     )
     ratios = {m.name: paired_ratio(m.samples, pooled.samples) for m in steps}
     judgements = {
-        name: judge(ratio, scale, what=f"{name} / pooled checkout", unit="x")
+        name: judge(
+            ratio,
+            scale,
+            what=Message(N_("{step} / pooled checkout"), {"step": Message(name)}),
+            unit="x",
+        )
         for name, ratio in ratios.items()
     }
     judgement = combine(judgements, _every_step)
@@ -349,28 +361,38 @@ def _breakdown_output(
         {
             "dearer": dearer,
             "steps": len(steps),
-            "pooled": format_value(pooled.value, "ms"),
-            "cheapest": cheapest.name,
-            "cheapest_ms": format_value(cheapest.value, "ms"),
+            "pooled": Quantity(pooled.value, "ms"),
+            "cheapest": Message(cheapest.name),
+            "cheapest_ms": Quantity(cheapest.value, "ms"),
             "cheapest_ratio": describe_estimate(ratios[cheapest.name], "x"),
-            "first_ms": format_value(sa_first.value, "ms"),
+            "first_ms": Quantity(sa_first.value, "ms"),
             "first_ratio": describe_estimate(ratios[SA_FIRST], "x"),
             "added": tuple(added_words),
-            "notes": " ".join(f"{name}: {note}." for name, note in notes.items() if note),
+            "notes": join(
+                [
+                    Message(N_("{step}: {note}."), {"step": Message(name), "note": Message(note)})
+                    for name, note in notes.items()
+                    if note
+                ]
+            ),
         },
     )
     finding = Finding(
         key="pool.new-connection-breakdown",
+        headline=N_("a new connection: every step dearer"),
+        deciding="new (SQLAlchemy first connect) / pooled",
         claim=(
-            "A new connection costs TCP, startup and authentication, TLS and SQLAlchemy's "
-            "initialisation, each step dearer than a pooled checkout."
+            N_(
+                "A new connection costs TCP, startup and authentication, TLS and SQLAlchemy's "
+                "initialisation, each step dearer than a pooled checkout."
+            )
         ),
-        source="seed §1 커넥션을 재사용하는 이유",
+        source=f"{seed_section(1, '커넥션을 재사용하는 이유')}; {SQLA_POOLING}",
         quote="데이터베이스 사용시 커넥션을 생성하는데 대부분의 시간이 소요됨",
         measurements=(
             *(measured[name] for name, _, _ in _STEPS if name in measured),
             pooled,
-            ratios[SA_FIRST].measurement("new (SQLAlchemy first connect) / pooled", "x"),
+            ratios[SA_FIRST].measurement(N_("new (SQLAlchemy first connect) / pooled"), "x"),
         ),
         explanation=explanation,
         versions=versions or {},
@@ -378,36 +400,38 @@ def _breakdown_output(
     )
     table = Table(
         key="pool.new-connection-steps",
-        title="What a new connection is made of (connect + close, ms)",
+        title=N_("What a new connection is made of (connect + close, ms)"),
         columns=(
-            "step",
-            "adds",
-            "median ms",
-            "p95 ms",
-            "added (per-round difference)",
-            "added ms",
-            "x pooled",
-            "note",
+            N_("step"),
+            N_("adds"),
+            N_("median ms"),
+            N_("p95 ms"),
+            N_("added (per-round difference)"),
+            N_("added ms"),
+            N_("x pooled"),
+            N_("note"),
         ),
         rows=tuple(rows),
     )
     chart = Chart(
         key="pool.new-connection-distributions",
-        title="Connect and close, step by step, next to a pooled checkout (ms)",
+        title=N_("Connect and close, step by step, next to a pooled checkout (ms)"),
         kind="box",
         finding=finding.key,
         measurements=tuple(m.name for m in finding.measurements if m.samples),
         log_y=True,
-        y_label="ms",
+        y_label=N_("ms"),
     )
     bar = Chart(
         key="pool.new-connection-added",
-        title="What each step adds, where it is measurable (median of per-round differences, ms)",
+        title=N_(
+            "What each step adds, where it is measurable (median of per-round differences, ms)"
+        ),
         kind="bar",
         table=table.key,
         x="step",
         y=("added ms",),
-        y_label="ms",
+        y_label=N_("ms"),
     )
     return LabOutput(findings=(finding,), tables=(table,), charts=(chart, bar))
 

@@ -35,12 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.instruments.faults import FaultMode, FaultProxy
 from sqla_lab.lab import LabContext, LabOutput
-from sqla_lab.lab.messages import Message, join
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.outcome import Outcome, attempt
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import decided
 from sqla_lab.labs.pool import _messages as text
-from sqla_lab.labs.pool._support import select_one
+from sqla_lab.labs.pool._support import ASYNCPG_API, select_one
 
 __all__ = [
     "CANCEL",
@@ -52,6 +53,7 @@ __all__ = [
     "REMEDIES",
     "SEED_QUOTE",
     "SHORT_TIMEOUT_S",
+    "SQLA_DISCONNECTS",
     "STATEMENT",
     "half_open_connection",
 ]
@@ -67,7 +69,8 @@ SEED_QUOTE = (
     " 시간동안 해당 요청을 잡고 있어 전체 서비스에 영향을 미칠수 있음"
 )
 
-DEFAULT = "defaults"
+DEFAULT = N_("defaults")
+SQLA_DISCONNECTS = "https://docs.sqlalchemy.org/en/20/core/pooling.html#dealing-with-disconnects"
 STATEMENT = "statement_timeout=250ms (server side)"
 PRE_PING = "pool_pre_ping=True"
 COMMAND = "connect_args command_timeout=0.25"
@@ -106,7 +109,7 @@ def _kernel_keepalive_s() -> float | None:
 
 async def half_open_connection(ctx: LabContext) -> LabOutput:
     """Finding ``pool.half-open`` with its table."""
-    ctx.progress.start("pool: a half-open connection (blackhole)", 2)
+    ctx.progress.start(N_("pool: a half-open connection (blackhole)"), 2)
     async with FaultProxy.for_url(ctx.workspace.url) as proxy:
         url = proxy.proxied_url()
         options: dict[str, dict[str, Any]] = {
@@ -157,10 +160,13 @@ async def half_open_connection(ctx: LabContext) -> LabOutput:
 def _released(outcome: Outcome[None], held: bool) -> Message:
     """How one request ended, in words, from what it did."""
     if held:
-        return Message(text.HALF_OPEN_STILL, {"seconds": f"{OBSERVE_S:g}"})
+        return Message(text.HALF_OPEN_STILL, {"seconds": Quantity(OBSERVE_S)})
     return Message(
         text.HALF_OPEN_RELEASED,
-        {"seconds": f"{outcome.elapsed_s:.2f}", "outcome": outcome.error_name or "no error"},
+        {
+            "seconds": Quantity(round(outcome.elapsed_s, 2)),
+            "outcome": outcome.error_name or Message(N_("no error")),
+        },
     )
 
 
@@ -178,9 +184,11 @@ def _output(
         rows.append(
             (
                 name,
-                f"still waiting after {OBSERVE_S:.0f} s" if held else "gave up by itself",
+                Message(N_("still waiting after {seconds} s"), {"seconds": Quantity(OBSERVE_S)})
+                if held
+                else N_("gave up by itself"),
                 round(outcome.elapsed_s, 3),
-                None if held else outcome.error_name or "ok",
+                None if held else outcome.error_name or N_("ok"),
             )
         )
     return LabOutput(
@@ -191,8 +199,8 @@ def _output(
         tables=(
             Table(
                 key="pool.half-open-requests",
-                title="One request per setting on a half-open connection (blackhole proxy)",
-                columns=("setting", "outcome", "seconds until released", "error"),
+                title=N_("One request per setting on a half-open connection (blackhole proxy)"),
+                columns=(N_("setting"), N_("outcome"), N_("seconds until released"), N_("error")),
                 rows=tuple(rows),
             ),
         ),
@@ -222,33 +230,42 @@ def _held_finding(
                 explanation,
                 Message(
                     text.HALF_OPEN_KEEPALIVE,
-                    {"keepalive": text.ON_OFF[keepalive], "kernel": f"{kernel_keepalive_s:.0f}"},
+                    {
+                        "keepalive": text.ON_OFF[keepalive],
+                        "kernel": Quantity(round(kernel_keepalive_s)),
+                    },
                 ),
             ]
         )
     measurements = [
         Measurement.single(
-            "defaults: still waiting at the end of the window", float(default_held), "bool"
+            N_("defaults: still waiting at the end of the window"), float(default_held), "bool"
         ),
-        Measurement.single("observation window", OBSERVE_S, "s"),
-        Measurement.single("statement_timeout: still waiting", float(STATEMENT in hanging), "bool"),
-        Measurement.single("pool_pre_ping: still waiting", float(PRE_PING in hanging), "bool"),
+        Measurement.single(N_("observation window"), OBSERVE_S, "s"),
+        Measurement.single(
+            N_("statement_timeout: still waiting"), float(STATEMENT in hanging), "bool"
+        ),
+        Measurement.single(N_("pool_pre_ping: still waiting"), float(PRE_PING in hanging), "bool"),
     ]
     if keepalive is not None:
         measurements.append(
-            Measurement.single("SO_KEEPALIVE on asyncpg's socket", float(keepalive), "bool")
+            Measurement.single(N_("SO_KEEPALIVE on asyncpg's socket"), float(keepalive), "bool")
         )
     if kernel_keepalive_s is not None:
         measurements.append(
-            Measurement.single("kernel keepalive detection time", kernel_keepalive_s, "s")
+            Measurement.single(N_("kernel keepalive detection time"), kernel_keepalive_s, "s")
         )
     return Finding(
         key="pool.half-open",
+        headline=N_("a half-open connection holds a request"),
+        deciding="defaults: still waiting at the end of the window",
         claim=(
-            "A request on a broken (half-open) connection is held for as long as the timeout "
-            "allows, which can hold up the whole service."
+            N_(
+                "A request on a broken (half-open) connection is held for as long as the timeout "
+                "allows, which can hold up the whole service."
+            )
         ),
-        source="seed §1 커넥션 재사용의 문제",
+        source=f"{seed_section(1, '커넥션 재사용의 문제')}; {SQLA_DISCONNECTS}",
         quote=SEED_QUOTE,
         measurements=tuple(measurements),
         explanation=explanation,
@@ -284,19 +301,27 @@ def _remedies_finding(
         verdict = Verdict.REFUTED
     return Finding(
         key="pool.half-open-remedies",
+        headline=N_("client timeouts release a half-open request"),
         claim=(
-            "Client-side timeouts release a request held by a half-open connection: asyncpg's "
-            "command_timeout, its connect timeout for a new connection, and asyncio.timeout "
-            "around the request."
+            N_(
+                "Client-side timeouts release a request held by a half-open connection: asyncpg's "
+                "command_timeout, its connect timeout for a new connection, and asyncio.timeout "
+                "around the request."
+            )
         ),
-        source=(
-            "sqla-lab's remedy for seed §1 커넥션 재사용의 문제; "
-            "https://magicstack.github.io/asyncpg/current/api/index.html"
-        ),
+        source=f"sqla-lab; {seed_section(1, '커넥션 재사용의 문제')}; {ASYNCPG_API}",
         measurements=tuple(
-            Measurement.single(f"{name}: released after", outcomes[name].elapsed_s, "s")
+            Measurement.single(
+                Message(N_("{setting}: released after"), {"setting": name}),
+                outcomes[name].elapsed_s,
+                "s",
+            )
             if name not in hanging
-            else Measurement.single(f"{name}: still waiting at the end of the window", 1.0, "bool")
+            else Measurement.single(
+                Message(N_("{setting}: still waiting at the end of the window"), {"setting": name}),
+                1.0,
+                "bool",
+            )
             for name in REMEDIES
         ),
         explanation=Message(
@@ -304,7 +329,7 @@ def _remedies_finding(
             {
                 "released": len(released),
                 "tried": len(REMEDIES),
-                "window": f"{OBSERVE_S:g}",
+                "window": Quantity(OBSERVE_S),
                 "each": each,
             },
         ),
@@ -316,7 +341,7 @@ def _remedies_finding(
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="which timeout",
+                    name=N_("which timeout"),
                     detail=Message(text.REMEDY_LIST, {"each": each}),
                 ),
             )

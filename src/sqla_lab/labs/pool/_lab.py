@@ -27,9 +27,10 @@ from sqlalchemy.pool import QueuePool
 
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import YES_NO, Message, format_value
+from sqla_lab.lab.messages import N_, NOTHING, YES_NO, Message, Quantity
 from sqla_lab.lab.outcome import attempt
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import (
     Band,
     Estimate,
@@ -47,7 +48,9 @@ from sqla_lab.labs.pool._halfopen import half_open_connection
 from sqla_lab.labs.pool._limits import limits
 from sqla_lab.labs.pool._settings import settings_survey
 from sqla_lab.labs.pool._support import (
+    ASYNCPG_API,
     SECTION,
+    SQLA_POOLING,
     as_float,
     backend_alive,
     backend_pid,
@@ -65,10 +68,15 @@ __all__ = [
     "SLEEP_S",
     "STATEMENT_TIMEOUT_MS",
     "STATEMENT_TIMEOUT_QUOTE",
+    "WITHOUT_PING",
+    "WITH_PING",
     "judge_pre_ping",
     "pool_lab",
     "pre_ping_scale",
 ]
+
+WITHOUT_PING = N_("without pre-ping")
+WITH_PING = N_("with pre-ping")
 
 #: The seed's "로컬 테스트 0.01s" for pre-ping.
 CLAIMED_PRE_PING_MS = 10.0
@@ -102,12 +110,12 @@ def pre_ping_scale() -> Scale:
     )
 
 
-def judge_pre_ping(overhead_ms: Estimate, *, what: str = "pre-ping overhead") -> Judgement:
+def judge_pre_ping(overhead_ms: Estimate, *, what: str = N_("pre-ping overhead")) -> Judgement:
     """Judge a measured pre-ping overhead (a difference, in ms) against the seed's 0.01 s."""
     return judge(overhead_ms, pre_ping_scale(), what=what, unit="ms", kind="difference")
 
 
-@lab("pool")
+@lab("pool", title=text_.TITLE)
 async def pool_lab(ctx: LabContext) -> LabOutput:
     """The seed's pool advice (pre-ping, recycle, pool limits, timeouts) works as it says."""
     parts = [
@@ -135,17 +143,17 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
     try:
         samples = await sample_interleaved(
             {
-                "without pre-ping": lambda: select_one(plain),
-                "with pre-ping": lambda: select_one(pinged),
+                WITHOUT_PING: lambda: select_one(plain),
+                WITH_PING: lambda: select_one(pinged),
             },
             repetitions=repetitions,
             progress=ctx.progress,
-            description="pool: pre-ping cost",
+            description=N_("pool: pre-ping cost"),
         )
-        ctx.progress.start("pool: pre-ping after pg_terminate_backend", 2)
+        ctx.progress.start(N_("pool: pre-ping after pg_terminate_backend"), 2)
         rows: list[tuple[Cell, ...]] = []
         outcomes = {}
-        for name, engine in (("without pre-ping", plain), ("with pre-ping", pinged)):
+        for name, engine in ((WITHOUT_PING, plain), (WITH_PING, pinged)):
             before = await pid_of_next_checkout(engine)
             killed = await terminate_backend(ctx.workspace.dsn, before)
             after = await attempt(pid_of_next_checkout(engine))
@@ -157,7 +165,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
                     before,
                     killed,
                     after.value if after.ok else None,
-                    after.error_name or "ok",
+                    after.error_name or N_("ok"),
                     then.value if then.ok else None,
                 )
             )
@@ -166,10 +174,10 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
         await plain.dispose()
         await pinged.dispose()
     without = Measurement.from_samples(
-        "checkout + SELECT 1, without pre-ping", samples["without pre-ping"], "ms"
+        N_("checkout + SELECT 1, without pre-ping"), samples[WITHOUT_PING], "ms"
     )
     with_ping = Measurement.from_samples(
-        "checkout + SELECT 1, with pre-ping", samples["with pre-ping"], "ms"
+        N_("checkout + SELECT 1, with pre-ping"), samples[WITH_PING], "ms"
     )
     overhead = paired_difference(with_ping.samples, without.samples)
     ratio = paired_ratio(with_ping.samples, without.samples)
@@ -177,20 +185,22 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
     versions = ctx.versions("postgresql", "sqlalchemy", "asyncpg")
     cost = Finding(
         key="pool.pre-ping-cost",
-        claim="pool_pre_ping costs about 0.01 s per checkout.",
+        headline=N_("pool_pre_ping costs about 0.01 s"),
+        deciding="pre-ping overhead",
+        claim=N_("pool_pre_ping costs about 0.01 s per checkout."),
         source=SECTION,
         quote=PRE_PING_COST_QUOTE,
         measurements=(
             without,
             with_ping,
-            overhead.measurement("pre-ping overhead", "ms", kind="difference"),
-            ratio.measurement("with / without pre-ping", "x"),
+            overhead.measurement(N_("pre-ping overhead"), "ms", kind="difference"),
+            ratio.measurement(N_("with / without pre-ping"), "x"),
         ),
         explanation=Message(
             text_.PRE_PING_COST,
             {
-                "without": format_value(without.value, "ms"),
-                "with_ping": format_value(with_ping.value, "ms"),
+                "without": Quantity(without.value, "ms"),
+                "with_ping": Quantity(with_ping.value, "ms"),
                 "rounds": overhead.n,
                 "overhead": describe_estimate(overhead, "ms", kind="difference"),
                 "ratio": describe_estimate(ratio, "x"),
@@ -201,28 +211,34 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
             depends_on=(
                 Dependency(
                     on="machine",
-                    name="this machine and server",
+                    name=N_("this machine and server"),
                     detail=describe_estimate(overhead, "ms", kind="difference"),
                 ),
             )
         ),
     )
-    plain_before, plain_killed, plain_after, plain_then = outcomes["without pre-ping"]
-    ping_before, ping_killed, ping_after, _ = outcomes["with pre-ping"]
+    plain_before, plain_killed, plain_after, plain_then = outcomes[WITHOUT_PING]
+    ping_before, ping_killed, ping_after, _ = outcomes[WITH_PING]
     failed_without = not plain_after.ok
     recovered_with = ping_after.ok and ping_after.value != ping_before
     protects = Finding(
         key="pool.pre-ping-protects",
+        headline=N_("pre-ping saves a request after a drop"),
+        deciding="request succeeded on a new backend with pre-ping",
         claim=(
-            "With pool_pre_ping a request after the server dropped a pooled connection "
-            "succeeds on a new connection; without it, the request fails."
+            N_(
+                "With pool_pre_ping a request after the server dropped a pooled connection "
+                "succeeds on a new connection; without it, the request fails."
+            )
         ),
         source=SECTION,
         quote=PRE_PING_QUOTE,
         measurements=(
-            Measurement.single("request failed without pre-ping", as_float(failed_without), "bool"),
             Measurement.single(
-                "request succeeded on a new backend with pre-ping",
+                N_("request failed without pre-ping"), as_float(failed_without), "bool"
+            ),
+            Measurement.single(
+                N_("request succeeded on a new backend with pre-ping"),
                 as_float(recovered_with),
                 "bool",
             ),
@@ -233,7 +249,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
                 "plain_pid": plain_before,
                 "ping_pid": ping_before,
                 "killed": YES_NO[plain_killed and ping_killed],
-                "plain_error": plain_after.error_name or "nothing",
+                "plain_error": plain_after.error_name or NOTHING,
                 "plain_then": (
                     Message(text_.RAN_ON, {"pid": plain_then.value})
                     if plain_then.ok
@@ -254,14 +270,14 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
     )
     table = Table(
         key="pool.pre-ping-after-kill",
-        title="A pooled connection's backend is terminated; the next two requests",
+        title=N_("A pooled connection's backend is terminated; the next two requests"),
         columns=(
-            "engine",
-            "pid before",
-            "backend gone",
-            "next request pid",
-            "next request",
-            "request after pid",
+            N_("engine"),
+            N_("pid before"),
+            N_("backend gone"),
+            N_("next request pid"),
+            N_("next request"),
+            N_("request after pid"),
         ),
         rows=tuple(rows),
     )
@@ -271,7 +287,7 @@ async def _pre_ping(ctx: LabContext) -> LabOutput:
 # -- 1b. the connection goes back when the session ends -------------------------------------
 async def _returned_on_session_end(ctx: LabContext) -> LabOutput:
     """Where a session's connection is between the steps of a unit of work."""
-    ctx.progress.start("pool: when a session gives its connection back", 1)
+    ctx.progress.start(N_("pool: when a session gives its connection back"), 1)
     engine = ctx.engine(pool_size=1, max_overflow=1)
     pool = engine.pool
     assert isinstance(pool, QueuePool)
@@ -287,24 +303,24 @@ async def _returned_on_session_end(ctx: LabContext) -> LabOutput:
 
     try:
         session = sessions()
-        step("session created")
+        step(N_("session created"))
         pid = await _session_pid(session)
-        after_execute = step("first statement", pid)
+        after_execute = step(N_("first statement"), pid)
         await session.commit()
-        after_commit = step("commit (session still open)")
+        after_commit = step(N_("commit (session still open)"))
         pid_again = await _session_pid(session)
-        step("next statement", pid_again)
+        step(N_("next statement"), pid_again)
         await session.close()
-        after_close = step("close")
+        after_close = step(N_("close"))
         async with sessions() as following:
             next_pid = await _session_pid(following)
-            step("next session, first statement", next_pid)
-        step("next session closed by 'async with'")
+            step(N_("next session, first statement"), next_pid)
+        step(N_("next session closed by 'async with'"))
         forgotten_session = sessions()
         await _session_pid(forgotten_session)
-        forgotten = step("a session left open after a statement")
+        forgotten = step(N_("a session left open after a statement"))
         await forgotten_session.close()
-        step("that session closed")
+        step(N_("that session closed"))
     finally:
         await engine.dispose()
     ctx.progress.advance()
@@ -318,26 +334,30 @@ async def _returned_on_session_end(ctx: LabContext) -> LabOutput:
     gc.collect()
     table = Table(
         key="pool.session-connection",
-        title="A session's connection, step by step (pool_size=1)",
-        columns=("step", "checked out", "checked in", "backend pid"),
+        title=N_("A session's connection, step by step (pool_size=1)"),
+        columns=(N_("step"), N_("checked out"), N_("checked in"), N_("backend pid")),
         rows=tuple(rows),
     )
     finding = Finding(
         key="pool.returned-on-session-end",
+        headline=N_("session end returns the connection"),
+        deciding="next session on the same backend",
         claim=(
-            "When the work is done the connection goes back to the pool and the session ends; "
-            "the next session reuses it."
+            N_(
+                "When the work is done the connection goes back to the pool and the session ends; "
+                "the next session reuses it."
+            )
         ),
-        source=SECTION + " 애플리케이션과 데이터베이스의 상호작용 순서",
+        source=f"{seed_section(1, '애플리케이션과 데이터베이스의 상호작용 순서')}; {SQLA_POOLING}",
         quote="작업이 완료되면 커넥션을 커넥션 풀에 반환하고 세션을 종료",
         measurements=(
-            Measurement.single("checked out after the first statement", after_execute, ""),
-            Measurement.single("checked out after commit, session open", after_commit, ""),
-            Measurement.single("checked out after close", after_close, ""),
+            Measurement.single(N_("checked out after the first statement"), after_execute, ""),
+            Measurement.single(N_("checked out after commit, session open"), after_commit, ""),
+            Measurement.single(N_("checked out after close"), after_close, ""),
             Measurement.single(
-                "next session on the same backend", as_float(next_pid == pid), "bool"
+                N_("next session on the same backend"), as_float(next_pid == pid), "bool"
             ),
-            Measurement.single("checked out while a session is left open", forgotten, ""),
+            Measurement.single(N_("checked out while a session is left open"), forgotten, ""),
         ),
         explanation=Message(
             text_.RETURNED,
@@ -366,7 +386,7 @@ async def _session_pid(session: AsyncSession) -> int:
 
 # -- 3. pool_recycle ----------------------------------------------------------------------
 async def _recycle(ctx: LabContext) -> LabOutput:
-    ctx.progress.start("pool: pool_recycle", 2)
+    ctx.progress.start(N_("pool: pool_recycle"), 2)
     recycling = ctx.engine(pool_size=1, max_overflow=0, pool_recycle=1)
     long_lived = ctx.engine(pool_size=1, max_overflow=0, pool_recycle=3600)
     try:
@@ -393,23 +413,29 @@ async def _recycle(ctx: LabContext) -> LabOutput:
         findings=(
             Finding(
                 key="pool.recycle",
+                headline=N_("pool_recycle renews old connections only"),
+                deciding="pid changed once older than pool_recycle",
                 claim=(
-                    "pool_recycle replaces a connection older than its age at checkout, but "
-                    "does not protect against a connection that dies before that age."
+                    N_(
+                        "pool_recycle replaces a connection older than its age at checkout, but "
+                        "does not protect against a connection that dies before that age."
+                    )
                 ),
                 source=SECTION,
                 quote=RECYCLE_QUOTE,
                 measurements=(
                     Measurement.single(
-                        "pid kept while younger than pool_recycle",
+                        N_("pid kept while younger than pool_recycle"),
                         as_float(young == first),
                         "bool",
                     ),
                     Measurement.single(
-                        "pid changed once older than pool_recycle", as_float(old != first), "bool"
+                        N_("pid changed once older than pool_recycle"),
+                        as_float(old != first),
+                        "bool",
                     ),
                     Measurement.single(
-                        "request failed after an early death", as_float(unprotected), "bool"
+                        N_("request failed after an early death"), as_float(unprotected), "bool"
                     ),
                 ),
                 explanation=Message(
@@ -434,7 +460,7 @@ async def _recycle(ctx: LabContext) -> LabOutput:
 
 # -- 5. statement_timeout, and command_timeout used as one --------------------------------
 async def _timeouts(ctx: LabContext) -> LabOutput:
-    ctx.progress.start("pool: statement_timeout and command_timeout", 2)
+    ctx.progress.start(N_("pool: statement_timeout and command_timeout"), 2)
     statement = await _statement_timeout(ctx)
     ctx.progress.advance()
     command = await _command_timeout(ctx)
@@ -527,28 +553,32 @@ def _statement_finding(ctx: LabContext, result: _TimedQuery) -> Finding:
     cancelled = result.sqlstate == "57014"
     return Finding(
         key="pool.statement-timeout",
+        headline=N_("statement_timeout cancels a slow query"),
+        deciding="pg_sleep(1.1) cancelled (SQLSTATE 57014)",
         claim=(
-            "statement_timeout sent through asyncpg's server_settings cancels a query "
-            "that runs longer; the connection stays usable."
+            N_(
+                "statement_timeout sent through asyncpg's server_settings cancels a query "
+                "that runs longer; the connection stays usable."
+            )
         ),
         source=SECTION,
         quote=STATEMENT_TIMEOUT_QUOTE,
         measurements=(
             Measurement.single(
-                "pg_sleep(1.1) cancelled (SQLSTATE 57014)", as_float(cancelled), "bool"
+                N_("pg_sleep(1.1) cancelled (SQLSTATE 57014)"), as_float(cancelled), "bool"
             ),
-            Measurement.single("time until the error", result.elapsed_s, "s"),
-            Measurement.single("same backend usable afterwards", as_float(result.kept), "bool"),
+            Measurement.single(N_("time until the error"), result.elapsed_s, "s"),
+            Measurement.single(N_("same backend usable afterwards"), as_float(result.kept), "bool"),
         ),
         explanation=Message(
             text_.STATEMENT_TIMEOUT,
             {
                 "setting": result.setting,
                 "sleep": SLEEP_S,
-                "error": result.error or "nothing",
+                "error": result.error or NOTHING,
                 "sqlstate": result.sqlstate,
                 "message": result.message,
-                "elapsed": format_value(result.elapsed_s, "s"),
+                "elapsed": Quantity(result.elapsed_s, "s"),
                 "pid": result.pid,
                 "usable": YES_NO[result.kept],
             },
@@ -566,33 +596,42 @@ def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQue
     alike = bounded and command.error == statement.error and command.kept == statement.kept
     verdict = Verdict.CONFIRMED if alike else Verdict.DEPENDS if bounded else Verdict.REFUTED
     values = {
-        "statement_error": statement.error or "nothing",
+        "statement_error": statement.error or NOTHING,
         "statement_kept": YES_NO[statement.kept],
-        "error": command.error or "nothing",
+        "error": command.error or NOTHING,
         "kept": YES_NO[command.kept],
     }
     return Finding(
         key="pool.command-timeout",
+        headline=N_("command_timeout works as statement_timeout"),
+        deciding="command_timeout: next checkout on the same backend",
         claim=(
-            "asyncpg's command_timeout can stand in for statement_timeout: a query running "
-            "longer fails with the same timeout error and the pooled connection stays."
+            N_(
+                "asyncpg's command_timeout can stand in for statement_timeout: a query running "
+                "longer fails with the same timeout error and the pooled connection stays."
+            )
         ),
-        source=SECTION + " (statement_timeout 설정; asyncpg connect(command_timeout=...))",
+        source=f"{seed_section(1, 'Connection 주요 설정')}; {ASYNCPG_API}",
         quote="1000ms -> 1s 이상 걸리는 쿼리 요청에 대해 timeout 에러",
         measurements=(
             Measurement.single(
-                f"command_timeout={COMMAND_TIMEOUT_S}: raised builtins.TimeoutError",
+                Message(
+                    N_("command_timeout={timeout}: raised builtins.TimeoutError"),
+                    {"timeout": COMMAND_TIMEOUT_S},
+                ),
                 as_float(command.error == "builtins.TimeoutError"),
                 "bool",
             ),
-            Measurement.single("command_timeout: time until the error", command.elapsed_s, "s"),
+            Measurement.single(N_("command_timeout: time until the error"), command.elapsed_s, "s"),
             Measurement.single(
-                "command_timeout: backend still on the server",
+                N_("command_timeout: backend still on the server"),
                 as_float(command.backend_alive),
                 "bool",
             ),
             Measurement.single(
-                "command_timeout: next checkout on the same backend", as_float(command.kept), "bool"
+                N_("command_timeout: next checkout on the same backend"),
+                as_float(command.kept),
+                "bool",
             ),
         ),
         explanation=Message(
@@ -600,14 +639,14 @@ def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQue
             {
                 "timeout": COMMAND_TIMEOUT_S,
                 "sleep": SLEEP_S,
-                "error": command.error or "nothing",
-                "elapsed": format_value(command.elapsed_s, "s"),
+                "error": command.error or NOTHING,
+                "elapsed": Quantity(command.elapsed_s, "s"),
                 "pid": command.pid,
                 "alive": YES_NO[command.backend_alive],
                 "next_pid": command.next_pid,
                 "statement_ms": STATEMENT_TIMEOUT_MS,
-                "statement_error": statement.error or "nothing",
-                "statement_elapsed": format_value(statement.elapsed_s, "s"),
+                "statement_error": statement.error or NOTHING,
+                "statement_elapsed": Quantity(statement.elapsed_s, "s"),
                 "statement_kept": YES_NO[statement.kept],
             },
         ),
@@ -616,7 +655,7 @@ def _command_finding(ctx: LabContext, statement: _TimedQuery, command: _TimedQue
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="statement_timeout or command_timeout",
+                    name=N_("statement_timeout or command_timeout"),
                     detail=Message(text_.COMMAND_TIMEOUT_READINGS, values),
                 ),
             )

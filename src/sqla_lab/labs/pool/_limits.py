@@ -18,7 +18,7 @@ from sqlalchemy.pool import QueuePool
 
 from sqla_lab.instruments.pool import PoolMonitor
 from sqla_lab.lab import LabContext, LabOutput
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, NOTHING, Message, Quantity
 from sqla_lab.lab.outcome import attempt
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -59,7 +59,7 @@ async def _busy_request(engine: AsyncEngine, hold_s: float) -> None:
 
 
 async def limits(ctx: LabContext) -> LabOutput:
-    ctx.progress.start("pool: limits and overflow", 3)
+    ctx.progress.start(N_("pool: limits and overflow"), 3)
     engine = ctx.engine(pool_size=POOL_SIZE, max_overflow=0, pool_timeout=POOL_TIMEOUT_S)
     try:
         held = await _hold(engine, POOL_SIZE)
@@ -79,8 +79,11 @@ async def limits(ctx: LabContext) -> LabOutput:
     waits = monitor.checkout_log()
     wait_table = Table(
         key="pool.exhausted-waits",
-        title=f"{3 * POOL_SIZE} concurrent requests, pool_size={POOL_SIZE}, each holding 0.1 s",
-        columns=("request", "asked at s", "wait ms", "got a connection"),
+        title=Message(
+            N_("{requests} concurrent requests, pool_size={size}, each holding 0.1 s"),
+            {"requests": 3 * POOL_SIZE, "size": POOL_SIZE},
+        ),
+        columns=(N_("request"), N_("asked at s"), N_("wait ms"), N_("got a connection")),
         rows=tuple(
             (i + 1, round(w.started_s, 4), round(w.wait_ms, 2), w.ok)
             for i, w in enumerate(sorted(waits, key=lambda w: w.started_s))
@@ -91,39 +94,42 @@ async def limits(ctx: LabContext) -> LabOutput:
     timed_out = isinstance(eleventh.error, exc.TimeoutError)
     timeout_finding = Finding(
         key="pool.timeout",
-        claim=(
-            f"With pool_size={POOL_SIZE}, max_overflow=0, pool_timeout=1 the 11th concurrent "
+        headline=N_("11th checkout times out after 1 s"),
+        deciding="11th checkout gave up after",
+        # The seed's numbers: pool_size=10 (POOL_SIZE), pool_timeout=1.
+        claim=N_(
+            "With pool_size=10, max_overflow=0, pool_timeout=1 the 11th concurrent "
             "checkout fails after about 1 s."
         ),
         source=SECTION,
         quote="10의 커넥션을 poool에 저장하고 11개째의 요청은 1초만에 timeout",
         measurements=(
             Measurement.single(
-                "11th checkout raised sqlalchemy.exc.TimeoutError", as_float(timed_out), "bool"
+                N_("11th checkout raised sqlalchemy.exc.TimeoutError"), as_float(timed_out), "bool"
             ),
-            Measurement.single("11th checkout gave up after", eleventh.elapsed_s, "s"),
+            Measurement.single(N_("11th checkout gave up after"), eleventh.elapsed_s, "s"),
             Measurement.single(
-                "peak checked out (30 requests)", snapshot.peak_checked_out, "connections"
-            ),
-            Measurement.single(
-                "new connections opened (30 requests)", snapshot.connects, "connections"
+                N_("peak checked out (30 requests)"), snapshot.peak_checked_out, "connections"
             ),
             Measurement.single(
-                "checkout wait p95 (30 requests)", snapshot.wait_p95_ms or 0.0, "ms"
+                N_("new connections opened (30 requests)"), snapshot.connects, "connections"
             ),
             Measurement.single(
-                "checkout wait max (30 requests)", snapshot.wait_max_ms or 0.0, "ms"
+                N_("checkout wait p95 (30 requests)"), snapshot.wait_p95_ms or 0.0, "ms"
+            ),
+            Measurement.single(
+                N_("checkout wait max (30 requests)"), snapshot.wait_max_ms or 0.0, "ms"
             ),
         ),
         explanation=Message(
             words.TIMEOUT,
             {
-                "error": eleventh.error_name or "nothing",
-                "elapsed": format_value(eleventh.elapsed_s, "s"),
+                "error": eleventh.error_name or NOTHING,
+                "elapsed": Quantity(eleventh.elapsed_s, "s"),
                 "peak": snapshot.peak_checked_out,
-                "p50": format_value(snapshot.wait_p50_ms or 0.0, "ms"),
-                "p95": format_value(snapshot.wait_p95_ms or 0.0, "ms"),
-                "max": format_value(snapshot.wait_max_ms or 0.0, "ms"),
+                "p50": Quantity(snapshot.wait_p50_ms or 0.0, "ms"),
+                "p95": Quantity(snapshot.wait_p95_ms or 0.0, "ms"),
+                "max": Quantity(snapshot.wait_max_ms or 0.0, "ms"),
             },
         ),
         versions=ctx.versions("sqlalchemy"),
@@ -134,11 +140,13 @@ async def limits(ctx: LabContext) -> LabOutput:
     )
     overflow_finding = Finding(
         key="pool.overflow",
-        claim="Overflow connections are opened beyond pool_size and closed again on return.",
+        headline=N_("overflow connections close on return"),
+        deciding="overflow closed on return",
+        claim=N_("Overflow connections are opened beyond pool_size and closed again on return."),
         source=SECTION,
         quote=OVERFLOW_QUOTE,
         measurements=(
-            Measurement.single("overflow closed on return", as_float(overflow_ok), "bool"),
+            Measurement.single(N_("overflow closed on return"), as_float(overflow_ok), "bool"),
         ),
         explanation=overflow_text,
         versions=ctx.versions("sqlalchemy"),
@@ -153,24 +161,24 @@ async def limits(ctx: LabContext) -> LabOutput:
         charts=(
             Chart(
                 key="pool.exhausted-waits-chart",
-                title="Checkout wait when the pool is exhausted (ms, by arrival)",
+                title=N_("Checkout wait when the pool is exhausted (ms, by arrival)"),
                 kind="line",
                 table=wait_table.key,
                 x="request",
                 y=("wait ms",),
                 finding=timeout_finding.key,
-                x_label="request, in arrival order",
-                y_label="wait ms",
+                x_label=N_("request, in arrival order"),
+                y_label=N_("wait ms"),
             ),
             Chart(
                 key="pool.overflow-steps-chart",
-                title="Connections at each step (pool_size=2, max_overflow=2)",
+                title=N_("Connections at each step (pool_size=2, max_overflow=2)"),
                 kind="bar",
                 table=overflow_table.key,
                 x="step",
                 y=("checked out", "checked in", "server backends"),
                 finding=overflow_finding.key,
-                y_label="connections",
+                y_label=N_("connections"),
             ),
         ),
     )
@@ -191,7 +199,7 @@ async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, Message]:
     try:
         with PoolMonitor(engine) as monitor:
 
-            async def step(label: str) -> None:
+            async def step(label: str | Message) -> None:
                 snap = monitor.snapshot()
                 backends = await count_backends(ctx.workspace.dsn, app)
                 rows.append(
@@ -207,14 +215,14 @@ async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, Message]:
                     )
                 )
 
-            await step("start")
+            await step(N_("start"))
             held: list[AsyncConnection] = []
             for n in range(size + overflow):
                 held.extend(await _hold(engine, 1))
-                await step(f"check out #{n + 1}")
+                await step(Message(N_("check out #{n}"), {"n": n + 1}))
             for n in range(len(held), 0, -1):
                 await held.pop().close()
-                await step(f"return #{n}")
+                await step(Message(N_("return #{n}"), {"n": n}))
     finally:
         await engine.dispose()
     final = rows[-1]
@@ -233,16 +241,19 @@ async def _overflow_steps(ctx: LabContext) -> tuple[Table, bool, Message]:
     )
     table = Table(
         key="pool.overflow-steps",
-        title=f"pool.status() step by step (pool_size={size}, max_overflow={overflow})",
+        title=Message(
+            N_("pool.status() step by step (pool_size={size}, max_overflow={overflow})"),
+            {"size": size, "overflow": overflow},
+        ),
         columns=(
-            "step",
-            "pool.status()",
-            "checked out",
-            "checked in",
-            "overflow",
-            "connects so far",
-            "closes so far",
-            "server backends",
+            N_("step"),
+            N_("pool.status()"),
+            N_("checked out"),
+            N_("checked in"),
+            N_("overflow"),
+            N_("connects so far"),
+            N_("closes so far"),
+            N_("server backends"),
         ),
         rows=tuple(rows),
     )

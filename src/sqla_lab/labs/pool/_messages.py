@@ -49,7 +49,11 @@ __all__ = [
     "STATEMENT_TIMEOUT",
     "SUCCEEDED",
     "TIMEOUT",
+    "TITLE",
 ]
+
+#: The lab's claim (its docstring's first line).
+TITLE = N_("The seed's pool advice (pre-ping, recycle, pool limits, timeouts) works as it says.")
 
 
 DEARER = N_("dearer than a pooled checkout")

@@ -20,14 +20,15 @@ from sqlalchemy.pool import Pool, QueuePool
 
 from sqla_lab.instruments.pool import PoolMonitor
 from sqla_lab.lab import LabContext, LabOutput
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.outcome import attempt
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
+from sqla_lab.lab.sources import seed_section
 from sqla_lab.lab.stats import decided
 from sqla_lab.labs.pool import _messages as text
-from sqla_lab.labs.pool._support import backend_pid
+from sqla_lab.labs.pool._support import SQLA_POOLING, backend_pid
 
-__all__ = ["SEED_SETTINGS", "settings_survey"]
+__all__ = ["MISSING_HERE", "SEED_SETTINGS", "settings_survey"]
 
 _Lookup = Callable[[str], bool]
 
@@ -35,43 +36,47 @@ _Lookup = Callable[[str], bool]
 #: with how it is spelled at the place users set it and where that parameter lives.
 SEED_SETTINGS: tuple[tuple[str, str | None, str | None, str | None, str], ...] = (
     (
-        "Max Pool Size",
+        N_("Max Pool Size"),
         "pool_size",
         "max_size",
         "max_size",
-        "SQLAlchemy: pool_size plus max_overflow is the real maximum",
+        N_("SQLAlchemy: pool_size plus max_overflow is the real maximum"),
     ),
-    ("Min Pool Size", None, "min_size", "min_size", "SQLAlchemy: pre-warm at start-up"),
+    (N_("Min Pool Size"), None, "min_size", "min_size", N_("SQLAlchemy: pre-warm at start-up")),
     (
-        "Connection Timeout",
+        N_("Connection Timeout"),
         "timeout",
         "timeout",
         None,
-        "SQLAlchemy: connect_args={'timeout': s} for asyncpg; psycopg: connect_timeout in the "
-        "conninfo (psycopg_pool's timeout is the wait for a pooled connection)",
+        N_(
+            "SQLAlchemy: connect_args={'timeout': s} for asyncpg; psycopg: connect_timeout in "
+            "the conninfo (psycopg_pool's timeout is the wait for a pooled connection)"
+        ),
     ),
     (
-        "Idle Connection Test Period",
+        N_("Idle Connection Test Period"),
         None,
         None,
         "check",
-        "SQLAlchemy: pool_pre_ping tests at checkout instead of periodically; psycopg_pool: "
-        "check= runs at checkout too",
+        N_(
+            "SQLAlchemy: pool_pre_ping tests at checkout instead of periodically; psycopg_pool: "
+            "check= runs at checkout too"
+        ),
     ),
     (
-        "Max Idle Time",
+        N_("Max Idle Time"),
         None,
         "max_inactive_connection_lifetime",
         "max_idle",
-        "SQLAlchemy: pool_recycle (age, not idleness) and pool_use_lifo",
+        N_("SQLAlchemy: pool_recycle (age, not idleness) and pool_use_lifo"),
     ),
-    ("Max Overflow", "max_overflow", None, None, "the others have min/max size instead"),
+    (N_("Max Overflow"), "max_overflow", None, None, N_("the others have min/max size instead")),
     (
-        "Pool Timeout",
+        N_("Pool Timeout"),
         "pool_timeout",
         None,
         "timeout",
-        "asyncpg: a per-call Pool.acquire(timeout=...)",
+        N_("asyncpg: a per-call Pool.acquire(timeout=...)"),
     ),
 )
 
@@ -91,10 +96,13 @@ def _parameters(*functions: Callable[..., object]) -> set[str]:
     return names
 
 
+MISSING_HERE = N_("missing here: {name}")
+
+
 def _cell(name: str | None, known: set[str], shown: str | None = None) -> Cell:
     if name is None:
         return "-"
-    return (shown or name) if name in known else f"missing here: {name}"
+    return (shown or name) if name in known else Message(MISSING_HERE, {"name": name})
 
 
 def _psycopg_pool_parameters() -> set[str] | None:
@@ -116,11 +124,13 @@ def _settings_table() -> tuple[Table, int]:
     for setting, sa_name, apg_name, pg_name, note in SEED_SETTINGS:
         if setting == "Connection Timeout":
             # asyncpg's connect timeout is a driver argument, reached through connect_args.
-            sa_cell: Cell = "connect_args timeout (driver)" if "timeout" in asyncpg_params else "-"
+            sa_cell: Cell = (
+                N_("connect_args timeout (driver)") if "timeout" in asyncpg_params else "-"
+            )
         else:
             pool_name = _POOL_SPELLING.get(sa_name or "", sa_name)
             sa_cell = _cell(pool_name, sqlalchemy_params, sa_name)
-            if isinstance(sa_cell, str) and sa_name and not sa_cell.startswith(("-", "missing")):
+            if isinstance(sa_cell, str) and sa_name and sa_cell != "-":
                 in_sqlalchemy += 1
         rows.append(
             (
@@ -129,19 +139,19 @@ def _settings_table() -> tuple[Table, int]:
                 _cell(apg_name, asyncpg_params),
                 _cell(pg_name, psycopg_params)
                 if psycopg_params is not None
-                else "not checked: psycopg-pool is not installed",
+                else N_("not checked: psycopg-pool is not installed"),
                 note,
             )
         )
     table = Table(
         key="pool.settings",
-        title="The seed's pool settings: which pool has them, under which name",
+        title=N_("The seed's pool settings: which pool has them, under which name"),
         columns=(
-            "seed setting",
-            "SQLAlchemy (create_engine)",
-            "asyncpg.create_pool",
-            "psycopg_pool",
-            "substitute / note",
+            N_("seed setting"),
+            N_("SQLAlchemy (create_engine)"),
+            N_("asyncpg.create_pool"),
+            N_("psycopg_pool"),
+            N_("substitute / note"),
         ),
         rows=tuple(rows),
     )
@@ -169,7 +179,7 @@ async def _pids_of_sequential_checkouts(engine: AsyncEngine, count: int) -> list
 
 async def settings_survey(ctx: LabContext) -> LabOutput:
     """Finding ``pool.settings`` with its table, and the substitutes demonstrated."""
-    ctx.progress.start("pool: settings and substitutes", 2)
+    ctx.progress.start(N_("pool: settings and substitutes"), 2)
     table, in_sqlalchemy = _settings_table()
     warm_size, checkouts = 3, 9
     cold = ctx.engine(pool_size=warm_size, max_overflow=0)
@@ -210,8 +220,8 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
             "cold_connects": cold_snap.connects,
             "warm_connects": warm_snap.connects,
             "warm_size": warm_size,
-            "cold_first": format_value(cold_first.elapsed_s * 1000, "ms"),
-            "warm_first": format_value(warm_first.elapsed_s * 1000, "ms"),
+            "cold_first": Quantity(cold_first.elapsed_s * 1000, "ms"),
+            "warm_first": Quantity(warm_first.elapsed_s * 1000, "ms"),
             "checkouts": checkouts,
             "fifo": len(set(fifo_pids)),
             "lifo": len(set(lifo_pids)),
@@ -219,24 +229,28 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
     )
     finding = Finding(
         key="pool.settings",
+        headline=N_("the seed's seven pool settings exist"),
+        deciding="seed settings SQLAlchemy's pool has",
         claim=(
-            "A connection pool is configured with max size, min size, connection timeout, idle "
-            "test period, max idle time, max overflow and pool timeout."
+            N_(
+                "A connection pool is configured with max size, min size, connection timeout, idle "
+                "test period, max idle time, max overflow and pool timeout."
+            )
         ),
-        source="seed §1 Connection 주요 설정",
+        source=f"{seed_section(1, 'Connection 주요 설정')}; {SQLA_POOLING}",
         quote="커넥션 풀을 통해 DB와 연결하는 방법에는 여러 필요 설정이 있음",
         measurements=(
-            Measurement.single("seed settings SQLAlchemy's pool has", in_sqlalchemy, "of 7"),
+            Measurement.single(N_("seed settings SQLAlchemy's pool has"), in_sqlalchemy, "of 7"),
             Measurement.single(
-                "connects for the first requests, cold", cold_snap.connects, "connections"
+                N_("connects for the first requests, cold"), cold_snap.connects, "connections"
             ),
             Measurement.single(
-                "connects for the first requests, pre-warmed", warm_snap.connects, "connections"
+                N_("connects for the first requests, pre-warmed"), warm_snap.connects, "connections"
             ),
-            Measurement.single("first request, cold", cold_first.elapsed_s * 1000, "ms"),
-            Measurement.single("first request, pre-warmed", warm_first.elapsed_s * 1000, "ms"),
-            Measurement.single("distinct backends, FIFO", len(set(fifo_pids)), "backends"),
-            Measurement.single("distinct backends, LIFO", len(set(lifo_pids)), "backends"),
+            Measurement.single(N_("first request, cold"), cold_first.elapsed_s * 1000, "ms"),
+            Measurement.single(N_("first request, pre-warmed"), warm_first.elapsed_s * 1000, "ms"),
+            Measurement.single(N_("distinct backends, FIFO"), len(set(fifo_pids)), "backends"),
+            Measurement.single(N_("distinct backends, LIFO"), len(set(lifo_pids)), "backends"),
         ),
         explanation=explanation,
         versions=ctx.versions("sqlalchemy", "asyncpg", "psycopg-pool"),
@@ -244,7 +258,7 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
             depends_on=(
                 Dependency(
                     on="version",
-                    name="which pool library",
+                    name=N_("which pool library"),
                     detail=Message(
                         text.SETTINGS_LIBRARIES, {"in_sqlalchemy": in_sqlalchemy, "total": total}
                     ),
@@ -254,8 +268,11 @@ async def settings_survey(ctx: LabContext) -> LabOutput:
     )
     reuse = Table(
         key="pool.fifo-vs-lifo",
-        title=f"Backend pid of {checkouts} sequential requests on a warm pool of {warm_size}",
-        columns=("request", "FIFO (default) pid", "LIFO pid"),
+        title=Message(
+            N_("Backend pid of {checkouts} sequential requests on a warm pool of {size}"),
+            {"checkouts": checkouts, "size": warm_size},
+        ),
+        columns=(N_("request"), N_("FIFO (default) pid"), N_("LIFO pid")),
         rows=tuple(
             (i + 1, f, li) for i, (f, li) in enumerate(zip(fifo_pids, lifo_pids, strict=True))
         ),

@@ -9,8 +9,12 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from sqla_lab.lab.sources import seed_section
+
 __all__ = [
+    "ASYNCPG_API",
     "SECTION",
+    "SQLA_POOLING",
     "as_float",
     "backend_alive",
     "backend_pid",
@@ -20,8 +24,10 @@ __all__ = [
     "terminate_backend",
 ]
 
-#: Where the pool lab's claims come from.
-SECTION = "seed §1 데이터베이스 connection 동작과 connection pool의 동작"
+SQLA_POOLING = "https://docs.sqlalchemy.org/en/20/core/pooling.html"
+ASYNCPG_API = "https://magicstack.github.io/asyncpg/current/api/index.html"
+#: Where the pool lab's claims come from: the seed's section 1, and SQLAlchemy's pooling docs.
+SECTION = f"{seed_section(1)}; {SQLA_POOLING}"
 
 
 def as_float(flag: bool) -> float:

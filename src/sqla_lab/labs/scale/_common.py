@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqla_lab.lab import Finding, Table, Verdict, percentile
+from sqla_lab.lab.messages import N_, Message, join
 from sqla_lab.lab.results import Dependency
 from sqla_lab.labs.scale._jobs import ErrorCount, Job, JobResult, merge_errors
 from sqla_lab.labs.scale._topology import Topology
@@ -30,6 +31,7 @@ __all__ = [
     "error_text",
     "errors_table",
     "measured_run",
+    "sentences",
     "skipped",
     "verdict_fields",
 ]
@@ -66,33 +68,48 @@ UVICORN_DEPLOYMENT = "https://www.uvicorn.org/deployment/"
 
 def verdict_fields(
     verdict: Verdict,
-    why: str,
+    why: Message | str,
     *,
-    settle: str = "a full run (sqla-lab run scale), with more rounds",
-    depends_on: tuple[str, str] = ("state", "the server's other connections"),
+    settle: str = N_("a full run (sqla-lab run scale), with more rounds"),
+    depends_on: tuple[str, str] = ("state", N_("the server's other connections")),
 ) -> dict[str, Any]:
     """The verdict and, as the framework requires, what backs a ``depends`` or an
     ``inconclusive`` one: ``why`` (computed from the run) as the reason or the dependency's
     detail, and what would settle an inconclusive verdict."""
     fields: dict[str, Any] = {"verdict": verdict}
     if verdict is Verdict.INCONCLUSIVE:
-        fields.update(reason=why, settle=settle)
+        fields.update(reason=why, settle=Message(settle))
     elif verdict is Verdict.DEPENDS:
         on, name = depends_on
         fields["depends_on"] = (Dependency(on=on, name=name, detail=why),)
     return fields
 
 
-def skipped(*, key: str, claim: str, source: str, reason: str) -> Finding:
+def skipped(
+    *, key: str, claim: str, source: str, reason: Message | str, headline: str | None = None
+) -> Finding:
     """A finding that could not be measured here; ``reason`` says why, nothing is guessed."""
     return Finding(
         key=key,
         claim=claim,
+        headline=headline,
         source=source,
         measurements=(),
         verdict=Verdict.SKIPPED,
-        explanation=reason,
+        explanation=reason if isinstance(reason, Message) else Message(reason),
     )
+
+
+def sentences(parts: Sequence[Message]) -> Message:
+    """Clauses as one paragraph: the first (a clause without a capital or a full stop) closed
+    with a full stop, each of the others already a sentence of its own."""
+    if not parts:
+        return Message("")
+    first = Message(_SENTENCE, {"clause": parts[0]})
+    return join([first, *parts[1:]])
+
+
+_SENTENCE = N_("{clause}.")
 
 
 def error_text(errors: Sequence[ErrorCount]) -> str:
@@ -100,15 +117,25 @@ def error_text(errors: Sequence[ErrorCount]) -> str:
     return "; ".join(f"{e.label()} ×{e.count}" for e in errors)
 
 
-def errors_table(key: str, title: str, runs: Mapping[str, RunSummary | None]) -> Table:
-    """Every failure of every run, one row per kind: the exact classes and SQLSTATE, as JSON."""
+def errors_table(
+    key: str, title: Message | str, runs: Iterable[tuple[Message | str, RunSummary | None]]
+) -> Table:
+    """Every failure of every run (``(label, run)`` pairs), one row per kind: the exact
+    classes and SQLSTATE, as JSON."""
     return Table(
         key=key,
         title=title,
-        columns=("run", "error", "driver_error", "sqlstate", "count", "message"),
+        columns=(
+            N_("run"),
+            N_("error"),
+            N_("driver_error"),
+            N_("sqlstate"),
+            N_("count"),
+            N_("message"),
+        ),
         rows=tuple(
             (name, e.error, e.driver_error, e.sqlstate, e.count, e.message)
-            for name, run in runs.items()
+            for name, run in runs
             if run is not None
             for e in run.errors
         ),

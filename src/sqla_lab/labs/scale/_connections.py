@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.labs.scale import _messages as text
 from sqla_lab.labs.scale._common import (
     PG_ERRCODES,
     PG_MAX_CONNECTIONS,
@@ -23,6 +25,7 @@ from sqla_lab.labs.scale._common import (
     error_text,
     errors_table,
     measured_run,
+    sentences,
     skipped,
     verdict_fields,
 )
@@ -37,6 +40,7 @@ __all__ = [
     "MAX_CONNECTIONS_CLAIM",
     "PER_WORKER",
     "PGBOUNCER_CLAIM",
+    "PGBOUNCER_HEADLINE",
     "QUICK_WORKER_COUNTS",
     "TOO_MANY",
     "WATCHER_SLOTS",
@@ -57,11 +61,12 @@ QUICK_WORKER_COUNTS = (1, 2, 3)
 WATCHER_SLOTS = 1
 TOO_MANY = "53300"
 
-MAX_CONNECTIONS_CLAIM = (
+MAX_CONNECTIONS_CLAIM = N_(
     "Once workers × (pool_size + max_overflow) passes max_connections, new connections are "
     "refused with 'sorry, too many clients already' (SQLSTATE 53300)."
 )
-PGBOUNCER_CLAIM = (
+PGBOUNCER_HEADLINE = N_("PgBouncer queues instead of refusing")
+PGBOUNCER_CLAIM = N_(
     "The same load through PgBouncer in transaction mode with a small server pool succeeds: "
     "PgBouncer queues clients instead of refusing them, and the server sees only its pool."
 )
@@ -103,7 +108,7 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
     per_worker = PER_WORKER.connections
     assert per_worker is not None
     routes = 2 if topology.bouncer is not None else 1
-    ctx.progress.start("scale: workers against max_connections", len(counts) * routes)
+    ctx.progress.start(N_("scale: workers against max_connections"), len(counts) * routes)
     direct: dict[int, RunSummary] = {}
     primary_url = topology.primary.url.render_as_string(hide_password=False)
     for count in counts:
@@ -120,57 +125,62 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
                 topology, workers, [_job(url, engine, duration_s)] * count, on_primary=True
             )
             ctx.progress.advance()
-    rows = [_row("direct", per_worker, run) for run in direct.values()]
-    rows += [_row(f"PgBouncer {TXN_POOL.pool_size}", per_worker, run) for run in pooled.values()]
+    rows = [_row(N_("direct"), per_worker, run) for run in direct.values()]
+    rows += [_row(N_("PgBouncer"), per_worker, run) for run in pooled.values()]
     table = Table(
         key="scale.connections",
-        title=(
-            f"Workers of {per_worker} connections each ({CONCURRENCY} tasks, {HOLD_MS:.0f} ms "
-            f"queries) against max_connections = {MAX_CONNECTIONS}, directly and through "
-            f"PgBouncer's transaction pool of {TXN_POOL.pool_size}"
+        title=Message(
+            text.CONNECTIONS_TITLE,
+            {
+                "per_worker": per_worker,
+                "tasks": CONCURRENCY,
+                "hold": f"{HOLD_MS:.0f}",
+                "max_connections": MAX_CONNECTIONS,
+                "pool": TXN_POOL.pool_size,
+            },
         ),
         columns=(
-            "route",
-            "workers",
-            "app_connections",
-            "server_connections",
-            "requests",
-            "errors",
-            "requests_per_s",
-            "error_kinds",
+            N_("route"),
+            N_("workers"),
+            N_("app_connections"),
+            N_("server_connections"),
+            N_("requests"),
+            N_("errors"),
+            N_("requests_per_s"),
+            N_("error_kinds"),
         ),
         rows=tuple(rows),
     )
     charts = (
         Chart(
             key="scale.connections.errors",
-            title="Failed requests against worker processes",
+            title=N_("Failed requests against worker processes"),
             kind="bar",
             table=table.key,
             x="workers",
             y=("errors",),
             series="route",
-            y_label="failed requests",
+            y_label=N_("failed requests"),
         ),
         Chart(
             key="scale.connections.server",
-            title="Server connections at peak against worker processes",
+            title=N_("Server connections at peak against worker processes"),
             kind="bar",
             table=table.key,
             x="workers",
             y=("server_connections",),
             series="route",
-            y_label="client backends on the server",
+            y_label=N_("client backends on the server"),
         ),
         Chart(
             key="scale.connections.throughput",
-            title="Requests/s against worker processes",
+            title=N_("Requests/s against worker processes"),
             kind="bar",
             table=table.key,
             x="workers",
             y=("requests_per_s",),
             series="route",
-            y_label="requests/s",
+            y_label=N_("requests/s"),
         ),
     )
     findings = (
@@ -179,6 +189,7 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
         if topology.bouncer is not None
         else skipped(
             key="scale.pgbouncer-transaction-pool",
+            headline=PGBOUNCER_HEADLINE,
             claim=PGBOUNCER_CLAIM,
             source=PGBOUNCER_FEATURES,
             reason=NOT_FOUND,
@@ -186,11 +197,11 @@ async def connection_limits(ctx: LabContext, topology: Topology, workers: Worker
     )
     errors = errors_table(
         "scale.connections.errors",
-        "Every failure of the sweep, by exception, driver exception and SQLSTATE",
-        {
-            **{f"direct, {count} workers": run for count, run in direct.items()},
-            **{f"PgBouncer, {count} workers": run for count, run in pooled.items()},
-        },
+        N_("Every failure of the sweep, by exception, driver exception and SQLSTATE"),
+        [
+            *((Message(text.DIRECT_RUN, {"count": c}), run) for c, run in direct.items()),
+            *((Message(text.PGBOUNCER_RUN, {"count": c}), run) for c, run in pooled.items()),
+        ],
     )
     return LabOutput(findings=findings, tables=(table, errors), charts=charts)
 
@@ -212,51 +223,62 @@ def judge_max_connections(direct: dict[int, RunSummary], *, per_worker: int) -> 
     largest = max(direct)
     if largest < predicted:
         verdict = Verdict.INCONCLUSIVE
-        why = f"the sweep stopped at {largest} workers, before the predicted {predicted}"
+        why = Message(text.MAX_CONNECTIONS_STOPPED, {"largest": largest, "predicted": predicted})
     elif observed == predicted and refusals and not others:
         verdict = Verdict.CONFIRMED
-        why = (
-            f"refusals began at exactly {observed} workers ({observed * per_worker} app "
-            f"connections for {free_slots} free slots)"
+        why = Message(
+            text.MAX_CONNECTIONS_EXACT,
+            {"observed": observed, "connections": observed * per_worker, "free": free_slots},
         )
     elif observed is None:
         verdict = Verdict.REFUTED
-        why = f"no connection was refused even at {largest} workers"
+        why = Message(text.MAX_CONNECTIONS_NONE, {"largest": largest})
     else:
         verdict = Verdict.DEPENDS
-        why = (
-            f"failures began at {observed} workers, against {predicted} predicted, "
-            f"and {others} of them were not 'too many clients' refusals"
+        why = Message(
+            text.MAX_CONNECTIONS_DEPENDS,
+            {"observed": observed, "predicted": predicted, "others": others},
         )
     example = next(
         (e for run in direct.values() for e in run.errors if e.sqlstate == TOO_MANY), None
     )
-    said = (
-        f" The application saw {example.error} over {example.driver_error} "
-        f"(SQLSTATE {example.sqlstate}): {example.message!r}."
-        if example is not None
-        else ""
-    )
+    parts = [why]
+    if example is not None:
+        parts.append(
+            Message(
+                text.MAX_CONNECTIONS_SAID,
+                {
+                    "error": example.error,
+                    "driver_error": example.driver_error,
+                    "sqlstate": example.sqlstate,
+                    "message": example.message,
+                },
+            )
+        )
     return Finding(
         key="scale.max-connections",
+        headline=N_("workers overrun max_connections"),
+        deciding="requests refused with SQLSTATE 53300",
         claim=MAX_CONNECTIONS_CLAIM,
         source=f"{PG_MAX_CONNECTIONS}; {PG_ERRCODES}",
         measurements=(
-            Measurement.single("max_connections", MAX_CONNECTIONS, ""),
-            Measurement.single("slots free for the workers", free_slots, ""),
-            Measurement.single("connections per worker", per_worker, ""),
-            Measurement.single("first failing worker count, predicted", predicted, "workers"),
-            Measurement.single("first failing worker count, observed", observed or 0, "workers"),
-            Measurement.single("requests refused with SQLSTATE 53300", refusals, ""),
-            Measurement.single("other failures", others, ""),
+            Measurement.single(N_("max_connections"), MAX_CONNECTIONS, ""),
+            Measurement.single(N_("slots free for the workers"), free_slots, ""),
+            Measurement.single(N_("connections per worker"), per_worker, ""),
+            Measurement.single(N_("first failing worker count, predicted"), predicted, "workers"),
+            Measurement.single(
+                N_("first failing worker count, observed"), observed or 0, "workers"
+            ),
+            Measurement.single(N_("requests refused with SQLSTATE 53300"), refusals, ""),
+            Measurement.single(N_("other failures"), others, ""),
         ),
         **verdict_fields(
             verdict,
             why,
-            settle="a sweep reaching the predicted worker count (the full run)",
-            depends_on=("state", "other connections to the server"),
+            settle=N_("a sweep reaching the predicted worker count (the full run)"),
+            depends_on=("state", N_("other connections to the server")),
         ),
-        explanation=f"{why}.{said}",
+        explanation=sentences(parts),
     )
 
 
@@ -274,41 +296,64 @@ def judge_pgbouncer(pooled: dict[int, RunSummary], direct: dict[int, RunSummary]
     )
     if failures:
         verdict = Verdict.REFUTED
-        why = f"{failures} requests failed through PgBouncer: {error_text(pooled[largest].errors)}"
+        why = Message(
+            text.PGBOUNCER_FAILED,
+            {"failures": failures, "errors": error_text(pooled[largest].errors)},
+        )
     elif peak > TXN_POOL.pool_size:
         verdict = Verdict.DEPENDS
-        why = f"the server saw {peak} connections, more than the pool of {TXN_POOL.pool_size}"
+        why = Message(text.PGBOUNCER_OVER_POOL, {"peak": peak, "pool": TXN_POOL.pool_size})
     elif not direct_failures:
         verdict = Verdict.INCONCLUSIVE
-        why = "the direct run did not fail either, so the load never needed PgBouncer"
+        why = Message(text.PGBOUNCER_DIRECT_FINE)
     else:
         verdict = Verdict.CONFIRMED
-        why = (
-            f"at {largest} workers ({direct_failures} failures directly) every request "
-            f"succeeded through PgBouncer on at most {peak} server connections"
+        why = Message(
+            text.PGBOUNCER_CONFIRMED,
+            {"largest": largest, "direct_failures": direct_failures, "peak": peak},
         )
     return Finding(
         key="scale.pgbouncer-transaction-pool",
+        headline=PGBOUNCER_HEADLINE,
+        deciding="failures through PgBouncer",
         claim=PGBOUNCER_CLAIM,
         source=PGBOUNCER_FEATURES,
         measurements=(
-            Measurement.single("PgBouncer server pool", TXN_POOL.pool_size, ""),
-            Measurement.single("server connections at peak", peak, ""),
-            Measurement.single("failures through PgBouncer", failures, ""),
-            Measurement.single(f"failures directly at {largest} workers", direct_failures, ""),
+            Measurement.single(N_("PgBouncer server pool"), TXN_POOL.pool_size, ""),
+            Measurement.single(N_("server connections at peak"), peak, ""),
+            Measurement.single(N_("failures through PgBouncer"), failures, ""),
             Measurement.single(
-                f"requests/s through PgBouncer / direct at {largest} workers", ratio, "x"
+                Message(N_("failures directly at {count} workers"), {"count": largest}),
+                direct_failures,
+                "",
+            ),
+            Measurement.single(
+                Message(
+                    N_("requests/s through PgBouncer / direct at {count} workers"),
+                    {"count": largest},
+                ),
+                ratio,
+                "x",
             ),
         ),
         **verdict_fields(
             verdict,
             why,
-            settle="more workers than the server has free slots (the full run)",
-            depends_on=("state", "other clients of the server"),
+            settle=N_("more workers than the server has free slots (the full run)"),
+            depends_on=("state", N_("other clients of the server")),
         ),
-        explanation=(
-            f"{why}. Throughput through the pool is {ratio:.2f}x the direct run's at "
-            f"{largest} workers: {TXN_POOL.pool_size} server connections serve "
-            f"{largest * CONCURRENCY} client tasks in turn."
+        explanation=sentences(
+            [
+                why,
+                Message(
+                    text.PGBOUNCER_THROUGHPUT,
+                    {
+                        "ratio": Quantity(ratio, "x"),
+                        "largest": largest,
+                        "pool": TXN_POOL.pool_size,
+                        "tasks": largest * CONCURRENCY,
+                    },
+                ),
+            ]
         ),
     )

@@ -18,6 +18,7 @@ Without PgBouncer the findings that need it are ``skipped`` and say why; nothing
 from __future__ import annotations
 
 from sqla_lab.lab import LabContext, LabOutput, lab
+from sqla_lab.lab.messages import N_
 from sqla_lab.labs.scale._app_pool import app_pool
 from sqla_lab.labs.scale._connections import QUICK_WORKER_COUNTS, WORKER_COUNTS, connection_limits
 from sqla_lab.labs.scale._prepared import prepared_statements
@@ -27,6 +28,7 @@ from sqla_lab.labs.scale._topology import ScaleOptions, running_topology
 from sqla_lab.labs.scale._workers import WorkerPool
 
 __all__ = [
+    "LAB_TITLE",
     "PARTS",
     "scale_lab",
 ]
@@ -34,7 +36,13 @@ __all__ = [
 PARTS = (connection_limits, prepared_statements, app_pool, read_replica, service_workers)
 
 
-@lab("scale")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_(
+    "Many app processes overrun max_connections; PgBouncer and a replica help, with traps."
+)
+
+
+@lab("scale", title=LAB_TITLE)
 async def scale_lab(ctx: LabContext) -> LabOutput:
     """Many app processes overrun max_connections; PgBouncer and a replica help, with traps.
 

@@ -42,6 +42,7 @@ from sqla_lab._process import (
     set_parent_death_signal,
 )
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, PgBouncerError
+from sqla_lab.lab.messages import N_
 from sqla_lab.postgres import probe_sync
 
 __all__ = [
@@ -60,7 +61,7 @@ __all__ = [
 ]
 
 #: What a finding says when it needs PgBouncer and there is none.
-NOT_FOUND = "skipped: pgbouncer not found (apt-get install pgbouncer)"
+NOT_FOUND = N_("skipped: pgbouncer not found (apt-get install pgbouncer)")
 #: The first PgBouncer with protocol-level prepared statements in transaction mode.
 MAX_PREPARED_STATEMENTS_SINCE = (1, 21)
 DIR_PREFIX = "sqla-lab-bouncer-"
@@ -97,7 +98,9 @@ def find_pgbouncer(
     if explicit:
         candidate = Path(explicit).expanduser()
         if not (candidate.is_file() and os.access(candidate, os.X_OK)):
-            raise ConfigurationError(f"SQLA_LAB_PGBOUNCER={explicit!r} is not an executable file")
+            raise ConfigurationError(
+                N_("SQLA_LAB_PGBOUNCER={explicit!r} is not an executable file"), explicit=explicit
+            )
         return candidate
     search = os.pathsep.join(
         [path if path is not None else os.environ.get("PATH", ""), *system_dirs]
@@ -131,10 +134,14 @@ def pgbouncer_version(executable: Path) -> tuple[int, int, int]:
             stdin=subprocess.DEVNULL,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise PgBouncerError(f"{executable} --version failed: {exc}") from None
+        raise PgBouncerError(
+            N_("{executable} --version failed: {exc}"), executable=executable, exc=exc
+        ) from None
     version = parse_version(result.stdout + result.stderr)
     if version is None:
-        raise PgBouncerError(f"{executable} --version printed no PgBouncer version")
+        raise PgBouncerError(
+            N_("{executable} --version printed no PgBouncer version"), executable=executable
+        )
     return version
 
 
@@ -275,7 +282,7 @@ class PgBouncer(Managed):
         user), with the password."""
         self.pool(pool)
         if not self.port:
-            raise PgBouncerError("PgBouncer has not been started yet")
+            raise PgBouncerError(N_("PgBouncer has not been started yet"))
         name = user or self.user
         return URL.create(
             "postgresql+asyncpg",
@@ -301,7 +308,7 @@ class PgBouncer(Managed):
             PgBouncerError: PgBouncer is not running, or did not accept the login in time.
         """
         if self._process is None or self._process.poll() is not None:
-            raise PgBouncerError("PgBouncer is not running")
+            raise PgBouncerError(N_("PgBouncer is not running"))
         self._users[name] = password
         self._write_userlist()
         # SIGHUP: PgBouncer re-reads its configuration and auth_file.
@@ -315,7 +322,7 @@ class PgBouncer(Managed):
             PgBouncerError: it exited or did not accept a login in time.
         """
         if self._status is not _Status.NEW:
-            raise PgBouncerError("this PgBouncer was already started once")
+            raise PgBouncerError(N_("this PgBouncer was already started once"))
         self._status = _Status.RUNNING
         sweep_stale_bouncer_dirs(Path(tempfile.gettempdir()))
         self.directory = Path(tempfile.mkdtemp(prefix=f"{DIR_PREFIX}{os.getpid()}-"))
@@ -355,7 +362,11 @@ class PgBouncer(Managed):
                 preexec_fn=functools.partial(set_parent_death_signal, signal.SIGTERM),
             )
         except OSError as exc:
-            raise PgBouncerError(f"cannot run {self.executable}: {exc.strerror or exc}") from None
+            raise PgBouncerError(
+                N_("cannot run {executable}: {reason}"),
+                executable=self.executable,
+                reason=exc.strerror or exc,
+            ) from None
         finally:
             log.close()
         self._wait_until_ready()
@@ -368,16 +379,20 @@ class PgBouncer(Managed):
         while True:
             if process.poll() is not None:
                 raise PgBouncerError(
-                    f"pgbouncer exited at start-up with code {process.returncode}: "
-                    f"{self._log_reason()}"
+                    N_("pgbouncer exited at start-up with code {returncode}: {log_reason}"),
+                    returncode=process.returncode,
+                    log_reason=self._log_reason(),
                 )
             try:
                 probe_sync(url, timeout=2.0)
             except DatabaseUnavailable as exc:
                 if time.monotonic() > deadline:
                     raise PgBouncerError(
-                        f"pgbouncer did not accept a login within {self.startup_timeout:.0f} s: "
-                        f"{exc}"
+                        N_(
+                            "pgbouncer did not accept a login within {startup_timeout:.0f} s: {exc}"
+                        ),
+                        startup_timeout=self.startup_timeout,
+                        exc=exc,
                     ) from None
                 time.sleep(0.05)
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import statistics
 from collections.abc import Awaitable, Callable, Iterator
 
 from sqlalchemy.engine import URL
@@ -27,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from sqla_lab.lab import LabContext, LabOutput
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.results import Cell, Chart, Measurement, Table
+from sqla_lab.lab.messages import N_, Message, Quantity
+from sqla_lab.lab.results import Cell, Chart, Table
 from sqla_lab.labs.scale._common import (
     SQLA_PGBOUNCER,
     RunSummary,
@@ -46,7 +48,9 @@ from sqla_lab.labs.scale._pgbouncer import (
 )
 from sqla_lab.labs.scale._prepared_findings import (
     CLASH_CLAIM,
+    CLASH_HEADLINE,
     FIXES_CLAIM,
+    FIXES_HEADLINE,
     is_clash,
     judge_clash,
     judge_fixes,
@@ -87,17 +91,23 @@ def _tracking_bouncer(topology: Topology) -> Iterator[PgBouncer]:
         yield bouncer
 
 
-def _unavailable(variant: Variant, topology: Topology) -> str | None:
+def _unavailable(variant: Variant, topology: Topology) -> Message | None:
     """Why ``variant`` cannot run here, or ``None``."""
     if variant.pool == "session" and not topology.pooler_is_ours:
-        return "not measured: needs the lab's own PgBouncer (its session pool)"
+        return Message(N_("not measured: needs the lab's own PgBouncer (its session pool)"))
     if variant.pool == "tracked":
         if not topology.pooler_is_ours or topology.bouncer_version is None:
-            return "not measured: needs the lab's own PgBouncer"
+            return Message(N_("not measured: needs the lab's own PgBouncer"))
         if not supports_max_prepared_statements(topology.bouncer_version):
-            installed = ".".join(map(str, topology.bouncer_version))
-            since = ".".join(map(str, MAX_PREPARED_STATEMENTS_SINCE))
-            return f"not available: PgBouncer {installed} has no max_prepared_statements ({since}+)"
+            return Message(
+                N_(
+                    "not available: PgBouncer {installed} has no max_prepared_statements ({since}+)"
+                ),
+                {
+                    "installed": ".".join(map(str, topology.bouncer_version)),
+                    "since": ".".join(map(str, MAX_PREPARED_STATEMENTS_SINCE)),
+                },
+            )
     return None
 
 
@@ -109,16 +119,16 @@ async def prepared_statements(
     if pooler is None:
         return LabOutput(
             findings=tuple(
-                skipped(key=key, claim=claim, source=source, reason=NOT_FOUND)
-                for key, claim, source in (
-                    ("scale.prepared-statement-clash", CLASH_CLAIM, SQLA_PGBOUNCER),
-                    ("scale.prepared-statement-fixes", FIXES_CLAIM, SQLA_PGBOUNCER),
+                skipped(key=key, claim=claim, source=source, reason=NOT_FOUND, headline=headline)
+                for key, claim, source, headline in (
+                    ("scale.prepared-statement-clash", CLASH_CLAIM, SQLA_PGBOUNCER, CLASH_HEADLINE),
+                    ("scale.prepared-statement-fixes", FIXES_CLAIM, SQLA_PGBOUNCER, FIXES_HEADLINE),
                 )
             )
         )
     duration_s = 0.5 if ctx.quick else 2.0
     on_primary = topology.pooler_is_ours
-    ctx.progress.start("scale: prepared statements through PgBouncer", 2 + len(VARIANTS))
+    ctx.progress.start(N_("scale: prepared statements through PgBouncer"), 2 + len(VARIANTS))
 
     def jobs(url: URL, variant: Variant, count: int) -> list[Job]:
         job = Job(
@@ -172,32 +182,35 @@ async def prepared_statements(
             _table(defaults_one, defaults_many, outcomes, direct_ms),
             errors_table(
                 "scale.prepared-statements.errors",
-                "Every failure through the transaction pool, by exception and SQLSTATE",
-                {
-                    f"{DEFAULTS.name}, 1 worker": defaults_one,
-                    f"{DEFAULTS.name}, {WORKERS} workers": defaults_many,
-                    **{o.variant.name: o.run for o in outcomes},
-                },
+                N_("Every failure through the transaction pool, by exception and SQLSTATE"),
+                [
+                    (_defaults_label(1), defaults_one),
+                    (_defaults_label(WORKERS), defaults_many),
+                    *((o.variant.name, o.run) for o in outcomes),
+                ],
             ),
         ),
         charts=(
             Chart(
                 key="scale.prepared-statements.errors",
-                title=f"Failed requests through PgBouncer's transaction pool, {WORKERS} workers",
+                title=Message(
+                    N_("Failed requests through PgBouncer's transaction pool, {count} workers"),
+                    {"count": WORKERS},
+                ),
                 kind="bar",
                 table="scale.prepared-statements",
                 x="variant",
                 y=("errors",),
-                y_label="failed requests",
+                y_label=N_("failed requests"),
             ),
             Chart(
                 key="scale.prepared-statements.cost",
-                title="Request time with each fix, as a ratio to a direct connection",
+                title=N_("Request time with each fix, as a ratio to a direct connection"),
                 kind="bar",
                 table="scale.prepared-statements",
                 x="variant",
                 y=("cost_vs_direct",),
-                y_label="× direct",
+                y_label=N_("× direct"),
             ),
         ),
     )
@@ -235,24 +248,33 @@ async def _costs(
             {name: request(engine) for name, engine in engines.items()},
             repetitions=ctx.repetitions(full=200, quick=30),
             progress=ctx.progress,
-            description="scale: cost of each prepared-statement fix",
+            description=N_("scale: cost of each prepared-statement fix"),
         )
     finally:
         for engine in engines.values():
             await engine.dispose()
         trackers.close()
-    direct = Measurement.from_samples("direct", samples.pop("direct"), "ms").value
+    direct = statistics.median(samples.pop("direct"))
     return (
-        {
-            name: Measurement.from_samples(name, s, "ms").value / direct
-            for name, s in samples.items()
-        },
+        {name: statistics.median(s) / direct for name, s in samples.items()},
         direct,
     )
 
 
+def _defaults_label(workers: int) -> Message:
+    if workers == 1:
+        return Message(N_("{variant}, 1 worker"), {"variant": Message(DEFAULTS.name)})
+    return Message(
+        N_("{variant}, {count} workers"), {"variant": Message(DEFAULTS.name), "count": workers}
+    )
+
+
 def _row(
-    variant: Variant, label: str, run: RunSummary | None, cost: float | None, note: str
+    variant: Variant,
+    label: Message | str,
+    run: RunSummary | None,
+    cost: float | None,
+    note: Message | str,
 ) -> tuple[Cell, ...]:
     return (
         label,
@@ -269,27 +291,30 @@ def _row(
 
 def _table(one: RunSummary, many: RunSummary, outcomes: list[Outcome], direct_ms: float) -> Table:
     rows = [
-        _row(DEFAULTS, f"{DEFAULTS.name}, 1 worker", one, None, ""),
-        _row(DEFAULTS, f"{DEFAULTS.name}, {WORKERS} workers", many, None, ""),
+        _row(DEFAULTS, _defaults_label(1), one, None, ""),
+        _row(DEFAULTS, _defaults_label(WORKERS), many, None, ""),
     ]
     rows += [_row(o.variant, o.variant.name, o.run, o.cost, o.missing or "") for o in outcomes]
     return Table(
         key="scale.prepared-statements",
-        title=(
-            f"Prepared statements through PgBouncer's transaction pool: {CONCURRENCY} tasks per "
-            f"worker, two statements per request; cost = median request time / a direct "
-            f"connection's ({direct_ms:.2f} ms)"
+        title=Message(
+            N_(
+                "Prepared statements through PgBouncer's transaction pool: {tasks} tasks per "
+                "worker, two statements per request; cost = median request time / a direct "
+                "connection's ({direct})"
+            ),
+            {"tasks": CONCURRENCY, "direct": Quantity(direct_ms, "ms")},
         ),
         columns=(
-            "variant",
-            "settings",
-            "documented_fix",
-            "workers",
-            "requests",
-            "errors",
-            "first_error_after",
-            "cost_vs_direct",
-            "error_kinds",
+            N_("variant"),
+            N_("settings"),
+            N_("documented_fix"),
+            N_("workers"),
+            N_("requests"),
+            N_("errors"),
+            N_("first_error_after"),
+            N_("cost_vs_direct"),
+            N_("error_kinds"),
         ),
         rows=tuple(rows),
     )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.results import Finding, Measurement, Verdict
+from sqla_lab.labs.scale import _messages as text
 from sqla_lab.labs.scale._common import (
     ASYNCPG_FAQ,
     PGBOUNCER_CONFIG,
@@ -13,6 +15,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_PREPARED_CACHE,
     RunSummary,
     error_text,
+    sentences,
     verdict_fields,
 )
 from sqla_lab.labs.scale._variants import (
@@ -25,8 +28,10 @@ from sqla_lab.labs.scale._variants import (
 __all__ = [
     "CLASH_CLAIM",
     "CLASH_DRIVER_ERRORS",
+    "CLASH_HEADLINE",
     "CLASH_SQLSTATES",
     "FIXES_CLAIM",
+    "FIXES_HEADLINE",
     "MISSING",
     "TAKEN",
     "is_clash",
@@ -46,16 +51,21 @@ CLASH_DRIVER_ERRORS = frozenset(
         "asyncpg.exceptions._base.InternalClientError",
     }
 )
-CLASH_CLAIM = (
+CLASH_CLAIM = N_(
     "asyncpg through PgBouncer in transaction mode with SQLAlchemy's defaults fails: a "
     "prepared statement is missing on the next server connection, or its name is taken."
 )
-FIXES_CLAIM = (
+FIXES_CLAIM = N_(
     "Each documented fix removes the clash: asyncpg's statement_cache_size=0 (with "
     "SQLAlchemy's prepared_statement_cache_size=0), unique prepared_statement_name_func "
     "names with NullPool, PgBouncer's session mode, or PgBouncer 1.21+'s "
     "max_prepared_statements."
 )
+
+
+CLASH_HEADLINE = N_("prepared statements clash in PgBouncer")
+FIXES_HEADLINE = N_("each documented fix removes the clash")
+_SETTLE = N_("a pooler in transaction mode where the defaults clash")
 
 
 def is_clash(run: RunSummary) -> bool:
@@ -71,32 +81,45 @@ def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
     if clash_one or clash_many:
         verdict = Verdict.CONFIRMED
         kinds = error_text(many.errors if clash_many else one.errors)
-        why = f"the defaults failed: {kinds}"
+        why = Message(text.CLASH_DEFAULTS_FAILED, {"errors": kinds})
     elif one.failures or many.failures:
         verdict = Verdict.DEPENDS
-        why = f"requests failed, but not with a prepared-statement error: {error_text(many.errors)}"
+        why = Message(text.CLASH_OTHER_FAILURES, {"errors": error_text(many.errors)})
     else:
         verdict = Verdict.REFUTED
-        why = (
-            f"{one.requests + many.requests} requests succeeded with the defaults: this pooler "
-            "does not break prepared statements (session mode, or tracking them)"
-        )
+        why = Message(text.CLASH_NONE, {"requests": one.requests + many.requests})
     return Finding(
         key="scale.prepared-statement-clash",
+        headline=CLASH_HEADLINE,
         claim=CLASH_CLAIM,
         source=f"{SQLA_PGBOUNCER}; {ASYNCPG_FAQ}; {PGBOUNCER_FEATURES}",
         measurements=(
-            Measurement.single("failed requests, 1 worker", one.failures, ""),
-            Measurement.single("successful requests, 1 worker", one.requests, ""),
-            Measurement.single(f"failed requests, {WORKERS} workers", many.failures, ""),
-            Measurement.single(f"successful requests, {WORKERS} workers", many.requests, ""),
+            Measurement.single(N_("failed requests, 1 worker"), one.failures, ""),
+            Measurement.single(N_("successful requests, 1 worker"), one.requests, ""),
+            Measurement.single(
+                Message(N_("failed requests, {count} workers"), {"count": WORKERS}),
+                many.failures,
+                "",
+            ),
+            Measurement.single(
+                Message(N_("successful requests, {count} workers"), {"count": WORKERS}),
+                many.requests,
+                "",
+            ),
             *(
-                Measurement.single(
-                    f"successful requests before the first failure, {label}", first, ""
-                )
+                Measurement.single(label, first, "")
                 for label, first in (
-                    ("1 worker", one.first_error_after),
-                    (f"{WORKERS} workers", many.first_error_after),
+                    (
+                        Message(N_("successful requests before the first failure, 1 worker")),
+                        one.first_error_after,
+                    ),
+                    (
+                        Message(
+                            N_("successful requests before the first failure, {count} workers"),
+                            {"count": WORKERS},
+                        ),
+                        many.first_error_after,
+                    ),
                 )
                 if first is not None
             ),
@@ -104,28 +127,21 @@ def judge_clash(one: RunSummary, many: RunSummary) -> Finding:
         **verdict_fields(
             verdict,
             why,
-            settle="a pooler in transaction mode where the defaults clash",
-            depends_on=("state", "failures other than prepared statements"),
+            settle=_SETTLE,
+            depends_on=("state", N_("failures other than prepared statements")),
         ),
-        explanation=f"{why}.{_clash_kinds(one, many)}",
+        explanation=sentences([why, *_clash_kinds(one, many)]),
     )
 
 
-def _clash_kinds(one: RunSummary, many: RunSummary) -> str:
+def _clash_kinds(one: RunSummary, many: RunSummary) -> list[Message]:
     """Say which of the two clashes showed up, from the SQLSTATEs seen."""
-    text = ""
+    kinds = []
     if any(e.sqlstate == MISSING for r in (one, many) for e in r.errors):
-        text += (
-            " 'does not exist' (26000): a statement prepared on one server connection was "
-            "executed on another, where it was never prepared."
-        )
+        kinds.append(Message(text.CLASH_MISSING))
     if any(e.sqlstate == TAKEN for r in (one, many) for e in r.errors):
-        text += (
-            " 'already exists' (42P05): a server connection already held a statement of that "
-            "name, left by another client; asyncpg numbers its statement names per process, so "
-            "processes repeat each other's."
-        )
-    return text
+        kinds.append(Message(text.CLASH_TAKEN))
+    return kinds
 
 
 def judge_fixes(outcomes: list[Outcome], *, clashed: bool) -> Finding:
@@ -136,38 +152,51 @@ def judge_fixes(outcomes: list[Outcome], *, clashed: bool) -> Finding:
     for outcome in outcomes:
         if outcome.run is None:
             continue
+        variant = {"variant": Message(outcome.variant.name)}
         measurements.append(
-            Measurement.single(f"failed requests, {outcome.variant.name}", outcome.run.failures, "")
+            Measurement.single(
+                Message(N_("failed requests, {variant}"), variant), outcome.run.failures, ""
+            )
         )
         if outcome.cost is not None:
             measurements.append(
-                Measurement.single(f"cost vs direct, {outcome.variant.name}", outcome.cost, "x")
+                Measurement.single(
+                    Message(N_("cost vs direct, {variant}"), variant), outcome.cost, "x"
+                )
             )
     if not clashed:
         verdict = Verdict.INCONCLUSIVE
-        why = "the defaults did not clash here, so no fix had anything to remove"
+        why = Message(text.FIXES_NO_CLASH)
     elif not measured:
         verdict = Verdict.INCONCLUSIVE
-        why = "no documented fix could be measured here"
+        why = Message(text.FIXES_NOTHING_MEASURED)
     elif len(clean) == len(measured):
         verdict = Verdict.CONFIRMED
-        why = f"all {len(measured)} documented fixes measured ran without a failure"
+        why = Message(text.FIXES_ALL_CLEAN, {"count": len(measured)})
     elif clean:
         verdict = Verdict.DEPENDS
-        failing = [o.variant.name for o in measured if o not in clean]
-        why = (
-            f"{len(clean)} of {len(measured)} fixes ran clean; still failing: {', '.join(failing)}"
+        failing = join([Message(o.variant.name) for o in measured if o not in clean], ", ")
+        why = Message(
+            text.FIXES_SOME_CLEAN,
+            {"clean": len(clean), "measured": len(measured), "failing": failing},
         )
     else:
         verdict = Verdict.REFUTED
-        why = "every documented fix still failed"
+        why = Message(text.FIXES_NONE_CLEAN)
     halves = [o for o in outcomes if not o.variant.documented and o.run is not None]
-    half_text = " ".join(
-        f"{o.variant.name} ({o.variant.settings}): {o.run.failures} failed of "
-        f"{o.run.requests + o.run.failures}."
+    notes = [
+        Message(
+            text.FIXES_HALF,
+            {
+                "variant": Message(o.variant.name),
+                "settings": Message(o.variant.settings),
+                "failed": o.run.failures,
+                "total": o.run.requests + o.run.failures,
+            },
+        )
         for o in halves
         if o.run is not None
-    )
+    ]
     by_name = {o.variant.name: o for o in outcomes}
     asyncpg_only, sqlalchemy_only = by_name[ASYNCPG_CACHE_ONLY.name], by_name[SA_CACHE_ONLY.name]
     if (
@@ -176,33 +205,39 @@ def judge_fixes(outcomes: list[Outcome], *, clashed: bool) -> Finding:
         and not asyncpg_only.run.failures
         and sqlalchemy_only.run.failures
     ):
-        half_text += (
-            " asyncpg's setting is the half that works: with its statement cache off, asyncpg "
-            f"{asyncpg.__version__} prepares unnamed statements, re-parsed on each execution, "
-            "which nothing on a shared server connection can collide with."
-        )
-    missing = " ".join(f"{o.variant.name}: {o.missing}." for o in outcomes if o.missing)
+        notes.append(Message(text.FIXES_HALF_WORKS, {"version": asyncpg.__version__}))
+    notes += [
+        Message(text.FIXES_MISSING, {"variant": Message(o.variant.name), "why": o.missing})
+        for o in outcomes
+        if o.missing
+    ]
     priced = sorted(
         (o for o in outcomes if o.cost is not None and o.run is not None and not o.run.failures),
         key=lambda o: o.cost or 0.0,
     )
-    cost_text = (
-        " Request time against a direct connection's, error-free variants, cheapest first: "
-        + ", ".join(f"{o.variant.name} {o.cost:.2f}x" for o in priced)
-        + "."
-        if priced
-        else ""
-    )
+    if priced:
+        costs = join(
+            [
+                Message(
+                    text.FIXES_COST_ITEM,
+                    {"variant": Message(o.variant.name), "cost": Quantity(o.cost or 0.0, "x")},
+                )
+                for o in priced
+            ],
+            ", ",
+        )
+        notes.insert(0, Message(text.FIXES_COSTS, {"costs": costs}))
     return Finding(
         key="scale.prepared-statement-fixes",
+        headline=FIXES_HEADLINE,
         claim=FIXES_CLAIM,
         source=f"{SQLA_PGBOUNCER}; {SQLA_PREPARED_CACHE}; {ASYNCPG_FAQ}; {PGBOUNCER_CONFIG}",
         measurements=tuple(measurements),
         **verdict_fields(
             verdict,
             why,
-            settle="a pooler in transaction mode where the defaults clash",
-            depends_on=("setting", "which fix"),
+            settle=_SETTLE,
+            depends_on=("setting", N_("which fix")),
         ),
-        explanation=" ".join(p for p in (f"{why}.{cost_text}", half_text, missing) if p),
+        explanation=sentences([why, *notes]),
     )

@@ -35,9 +35,11 @@ from sqlalchemy.orm import Session, registry
 from sqlalchemy.sql import ClauseElement
 
 from sqla_lab.errors import LabError
-from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab import LabContext, LabOutput, percentile
+from sqla_lab.lab.messages import N_, Message, Quantity
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Verdict
 from sqla_lab.lab.results import Table as ResultTable
+from sqla_lab.labs.scale import _messages as text
 from sqla_lab.labs.scale._common import (
     PG_HOT_STANDBY,
     PG_SYNCHRONOUS_COMMIT,
@@ -45,6 +47,7 @@ from sqla_lab.labs.scale._common import (
     SQLA_ROUTING,
     RunSummary,
     error_text,
+    sentences,
     verdict_fields,
 )
 from sqla_lab.labs.scale._jobs import EngineSpec, Job
@@ -53,7 +56,9 @@ from sqla_lab.labs.scale._workers import WorkerPool
 
 __all__ = [
     "COST_CLAIM",
+    "COST_RATIO",
     "MEASURABLE_COST",
+    "MISSED_LOCAL",
     "MODES",
     "ROUTING_CLAIM",
     "WRITERS",
@@ -71,12 +76,14 @@ WRITER_CONCURRENCY = 2
 _VISIBLE_TIMEOUT_S = 10.0
 #: remote_apply costing less than this over local is within this machine's noise.
 MEASURABLE_COST = 1.1
+MISSED_LOCAL = N_("missed reads, synchronous_commit=local")
+COST_RATIO = N_("remote_apply / local commit time")
 
-ROUTING_CLAIM = (
+ROUTING_CLAIM = N_(
     "With asynchronous streaming replication a read routed to the replica right after a "
     "write can miss it; synchronous_commit = remote_apply makes that read always see it."
 )
-COST_CLAIM = (
+COST_CLAIM = N_(
     "synchronous_commit = remote_apply costs every write a wait until the standby has replayed it."
 )
 
@@ -129,7 +136,9 @@ async def _wait_visible(engine: AsyncEngine, table: str) -> None:
             await conn.exec_driver_sql(f"SELECT to_regclass('{table}') IS NOT NULL")
         ).scalar():
             if time.monotonic() > deadline:
-                raise LabError(f"table {table} did not reach the replica within 30 s")
+                raise LabError(
+                    N_("table {table} did not reach the replica within 30 s"), table=table
+                )
             await asyncio.sleep(0.02)
             await conn.rollback()
 
@@ -156,7 +165,8 @@ async def _probe(
         while found is None:
             if time.perf_counter() - committed > _VISIBLE_TIMEOUT_S:
                 raise LabError(
-                    f"a committed row did not reach the replica in {_VISIBLE_TIMEOUT_S} s"
+                    N_("a committed row did not reach the replica in {seconds} s"),
+                    seconds=_VISIBLE_TIMEOUT_S,
                 )
             found = await session.scalar(query)
         seen = time.perf_counter()
@@ -193,7 +203,7 @@ async def read_replica(ctx: LabContext, topology: Topology, workers: WorkerPool)
         for mode in MODES
     }
     replica = create_async_engine(topology.replica.url, pool_size=1, max_overflow=0)
-    ctx.progress.start("scale: read-your-writes on the replica", rounds)
+    ctx.progress.start(N_("scale: read-your-writes on the replica"), rounds)
     try:
         async with engines["local"].begin() as conn:
             await conn.run_sync(table.create)
@@ -257,45 +267,45 @@ def _output(
             p.count,
             p.misses,
             round(p.misses / p.count, 3) if p.count else None,
-            Measurement.from_samples("c", p.commit_ms, "ms").p50,
-            Measurement.from_samples("c", p.commit_ms, "ms").p95,
-            Measurement.from_samples("l", p.lag_ms, "ms").p50,
-            Measurement.from_samples("l", p.lag_ms, "ms").p95,
+            percentile(p.commit_ms, 50),
+            percentile(p.commit_ms, 95),
+            percentile(p.lag_ms, 50),
+            percentile(p.lag_ms, 95),
         )
         for p in probes
         if p.count
     ]
     table = ResultTable(
         key="scale.replica",
-        title=(
-            f"Write, commit, read at once from the replica (routing Session.get_bind), while "
-            f"{WRITERS} worker processes wrote {load.requests_per_s:.0f} rows/s"
+        title=Message(
+            text.REPLICA_TITLE,
+            {"writers": WRITERS, "rows_per_s": Quantity(round(load.requests_per_s))},
         ),
         columns=(
             "synchronous_commit",
-            "probes",
-            "missed_reads",
-            "miss_rate",
-            "commit_p50_ms",
-            "commit_p95_ms",
-            "seen_after_p50_ms",
-            "seen_after_p95_ms",
+            N_("probes"),
+            N_("missed_reads"),
+            N_("miss_rate"),
+            N_("commit_p50_ms"),
+            N_("commit_p95_ms"),
+            N_("seen_after_p50_ms"),
+            N_("seen_after_p95_ms"),
         ),
         rows=tuple(rows),
     )
     charts = (
         Chart(
             key="scale.replica.misses",
-            title="Reads from the replica that missed the write just committed",
+            title=N_("Reads from the replica that missed the write just committed"),
             kind="bar",
             table=table.key,
             x="synchronous_commit",
             y=("missed_reads",),
-            y_label="missed reads",
+            y_label=N_("missed reads"),
         ),
         Chart(
             key="scale.replica.commit",
-            title="Commit time by synchronous_commit",
+            title=N_("Commit time by synchronous_commit"),
             kind="box",
             finding="scale.remote-apply-cost",
         ),
@@ -316,65 +326,69 @@ def judge_read_your_writes(
     """Misses under asynchronous replication, none under remote_apply."""
     local, flushed, applied = by_mode["local"], by_mode["on"], by_mode["remote_apply"]
     measurements = [
-        Measurement.single("probes per mode", local.count, ""),
-        Measurement.single("missed reads, synchronous_commit=local", local.misses, ""),
-        Measurement.single("missed reads, synchronous_commit=on", flushed.misses, ""),
-        Measurement.single("missed reads, synchronous_commit=remote_apply", applied.misses, ""),
+        Measurement.single(N_("probes per mode"), local.count, ""),
+        Measurement.single(MISSED_LOCAL, local.misses, ""),
+        Measurement.single(N_("missed reads, synchronous_commit=on"), flushed.misses, ""),
+        Measurement.single(N_("missed reads, synchronous_commit=remote_apply"), applied.misses, ""),
         Measurement.from_samples(
-            "commit to a replica read that sees it (local)", local.lag_ms, "ms"
+            N_("commit to a replica read that sees it (local)"), local.lag_ms, "ms"
         ),
-        Measurement.single("writer load", load.requests_per_s, "rows/s"),
+        Measurement.single(N_("writer load"), load.requests_per_s, "rows/s"),
     ]
     if sync_standbys == 0:
         verdict = Verdict.INCONCLUSIVE
-        why = (
-            "the primary has no synchronous standby (synchronous_standby_names), so "
-            "remote_apply waits for nothing and proves nothing"
-        )
+        why = Message(text.REPLICA_NO_STANDBY)
     elif applied.misses:
         verdict = Verdict.REFUTED
-        why = f"{applied.misses} of {applied.count} reads missed the write even with remote_apply"
+        why = Message(text.REPLICA_REFUTED, {"misses": applied.misses, "count": applied.count})
     elif not local.misses:
         verdict = Verdict.INCONCLUSIVE
-        why = (
-            f"none of {local.count} reads missed under asynchronous replication here, so the "
-            "violation the claim warns about did not show"
-        )
+        why = Message(text.REPLICA_NOT_SHOWN, {"count": local.count})
     else:
         verdict = Verdict.CONFIRMED
         flushed_text = (
-            f"{flushed.misses} with 'on' (flushed on the standby, not yet replayed)"
+            Message(text.REPLICA_FLUSHED_MISSES, {"misses": flushed.misses})
             if flushed.misses
-            else "none with 'on' in this run"
+            else Message(text.REPLICA_FLUSHED_NONE)
         )
-        why = (
-            f"{local.misses} of {local.count} reads missed the row just committed with "
-            f"synchronous_commit=local, {flushed_text}, none of {applied.count} with remote_apply"
+        why = Message(
+            text.REPLICA_CONFIRMED,
+            {
+                "misses": local.misses,
+                "count": local.count,
+                "flushed": flushed_text,
+                "applied": applied.count,
+            },
         )
     lag = measurements[4]
-    setup = (
-        "The lab's replica is its primary's synchronous standby, with commits defaulting to "
-        "synchronous_commit=local, which is asynchronous replication."
-        if own
-        else "Your replica and primary (--replica-url, --database-url)."
+    setup = Message(text.REPLICA_OWN if own else text.REPLICA_USERS)
+    lag_text = Message(
+        text.REPLICA_LAG,
+        {
+            "rows_per_s": Quantity(round(load.requests_per_s)),
+            "p50": Quantity(lag.p50 if lag.p50 is not None else lag.value, "ms"),
+            "p95": Quantity(lag.p95 if lag.p95 is not None else lag.value, "ms"),
+        },
+    )
+    writer_errors = (
+        [Message(text.REPLICA_WRITER_ERRORS, {"errors": error_text(load.errors)})]
+        if load.errors
+        else []
     )
     return Finding(
         key="scale.replica-read-your-writes",
+        headline=N_("a replica read can miss a fresh write"),
+        deciding=MISSED_LOCAL,
         claim=ROUTING_CLAIM,
         source=f"{SQLA_ROUTING}; {PG_HOT_STANDBY}; {PG_SYNCHRONOUS_COMMIT}",
         measurements=tuple(measurements),
         **verdict_fields(
             verdict,
             why,
-            settle="a primary with a synchronous standby, and more reads under a write load",
-            depends_on=("state", "replication"),
+            settle=N_("a primary with a synchronous standby, and more reads under a write load"),
+            depends_on=("state", N_("replication")),
         ),
-        explanation=(
-            f"{why}. Under {load.requests_per_s:.0f} rows/s of writes a read from the replica "
-            f"first saw a row {lag.p50:.2f} ms (p50), {lag.p95:.2f} ms (p95) after its commit "
-            f"returned (the read's own round trip included). {setup}"
-            + (f" Writer errors: {error_text(load.errors)}." if load.errors else "")
-        ),
+        explanation=sentences([why, lag_text, setup, *writer_errors]),
     )
 
 
@@ -383,50 +397,49 @@ def judge_remote_apply_cost(
 ) -> Finding:
     """How much longer a commit takes when it waits for the standby to replay it."""
     local = Measurement.from_samples(
-        "commit, synchronous_commit=local", by_mode["local"].commit_ms, "ms"
+        N_("commit, synchronous_commit=local"), by_mode["local"].commit_ms, "ms"
     )
     flushed = Measurement.from_samples(
-        "commit, synchronous_commit=on", by_mode["on"].commit_ms, "ms"
+        N_("commit, synchronous_commit=on"), by_mode["on"].commit_ms, "ms"
     )
     applied = Measurement.from_samples(
-        "commit, synchronous_commit=remote_apply", by_mode["remote_apply"].commit_ms, "ms"
+        N_("commit, synchronous_commit=remote_apply"), by_mode["remote_apply"].commit_ms, "ms"
     )
     ratio = applied.value / local.value
     if sync_standbys == 0:
         verdict = Verdict.INCONCLUSIVE
-        why = "there is no synchronous standby, so remote_apply waited for nothing"
+        why = Message(text.REMOTE_APPLY_NO_STANDBY)
     elif ratio >= MEASURABLE_COST:
         verdict = Verdict.CONFIRMED
-        why = f"a remote_apply commit took {ratio:.2f}x a local one (median)"
+        why = Message(text.REMOTE_APPLY_COST, {"ratio": Quantity(ratio, "x")})
     else:
         verdict = Verdict.INCONCLUSIVE
-        why = (
-            f"a remote_apply commit took {ratio:.2f}x a local one (median): on this machine "
-            "the standby's replay is within the noise of a commit"
-        )
+        why = Message(text.REMOTE_APPLY_NOISE, {"ratio": Quantity(ratio, "x")})
     return Finding(
         key="scale.remote-apply-cost",
+        headline=N_("remote_apply makes every commit wait"),
+        deciding=COST_RATIO,
         claim=COST_CLAIM,
         source=f"{PG_SYNCHRONOUS_COMMIT}; {PG_SYNCHRONOUS_REPLICATION}",
         measurements=(
             local,
             flushed,
             applied,
-            Measurement.single("remote_apply / local commit time", ratio, "x"),
+            Measurement.single(COST_RATIO, ratio, "x"),
         ),
         **verdict_fields(
             verdict,
             why,
-            settle="more commits, on a quieter machine (the full run)",
-            depends_on=("machine", "load"),
+            settle=N_("more commits, on a quieter machine (the full run)"),
+            depends_on=("machine", N_("load")),
         ),
-        explanation=(
-            f"{why}; 'on' took {flushed.value / local.value:.2f}x."
-            + (
-                " The lab's primary and replica share this machine: the network part of the "
-                "wait is a loopback round trip, and grows with the distance between hosts."
-                if own
-                else ""
-            )
+        explanation=sentences(
+            [
+                why,
+                Message(
+                    text.REMOTE_APPLY_ON, {"ratio": Quantity(flushed.value / local.value, "x")}
+                ),
+                *([Message(text.REMOTE_APPLY_SHARED)] if own else []),
+            ]
         ),
     )

@@ -24,13 +24,16 @@ from dataclasses import dataclass
 from sqla_lab.database import Database
 from sqla_lab.demo.seeding import seed
 from sqla_lab.lab import LabContext, LabOutput
+from sqla_lab.lab.messages import N_, Message, Quantity, join
 from sqla_lab.lab.results import Cell, Chart, Finding, Measurement, Table, Verdict
+from sqla_lab.labs.scale import _messages as text
 from sqla_lab.labs.scale._common import (
     PGBOUNCER_FEATURES,
     UVICORN_DEPLOYMENT,
     RunSummary,
     error_text,
     errors_table,
+    sentences,
     skipped,
     verdict_fields,
 )
@@ -45,11 +48,14 @@ __all__ = [
     "LOAD_CONCURRENCY",
     "NO_GAIN",
     "PGBOUNCER_CLAIM",
+    "PGBOUNCER_HEADLINE",
     "SEED_USERS",
     "SERVICE_MODULES",
     "SERVICE_POOL",
     "STAGGER_MS",
     "WORKERS_CLAIM",
+    "WORKERS_HEADLINE",
+    "WORKERS_RATIO",
     "WORKER_COUNTS",
     "judge_service_pgbouncer",
     "judge_service_workers",
@@ -64,14 +70,17 @@ STAGGER_MS = 20.0
 WORKER_COUNTS = (1, 2)
 #: A second worker adding at least this much throughput is a gain; under NO_GAIN, none.
 GAIN, NO_GAIN = 1.3, 1.05
+WORKERS_RATIO = N_("2 workers / 1 worker")
+WORKERS_HEADLINE = N_("a second uvicorn worker raises throughput")
+PGBOUNCER_HEADLINE = N_("PgBouncer caps the service's connections")
 
 #: What the demo service (and the load on it) needs: the [service] extra.
 SERVICE_MODULES = ("fastapi", "uvicorn", "httpx")
-WORKERS_CLAIM = (
+WORKERS_CLAIM = N_(
     "A second uvicorn worker process raises the demo service's throughput: each worker "
     "has its own event loop and pool."
 )
-PGBOUNCER_CLAIM = (
+PGBOUNCER_CLAIM = N_(
     "Through PgBouncer in transaction mode the service's server connections stay at "
     "PgBouncer's pool size however many workers run; directly they grow with the workers."
 )
@@ -119,20 +128,19 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
     """Load the service in each configuration; judge both claims."""
     missing = [m for m in SERVICE_MODULES if importlib.util.find_spec(m) is None]
     if missing:
-        reason = (
-            f"skipped: the demo service needs {', '.join(missing)} "
-            "(pip install 'sqla-lab[service]')"
-        )
+        reason = Message(text.SERVICE_NEEDS, {"modules": ", ".join(missing)})
         return LabOutput(
             findings=(
                 skipped(
                     key="scale.service-workers",
+                    headline=WORKERS_HEADLINE,
                     claim=WORKERS_CLAIM,
                     source=UVICORN_DEPLOYMENT,
                     reason=reason,
                 ),
                 skipped(
                     key="scale.service-through-pgbouncer",
+                    headline=PGBOUNCER_HEADLINE,
                     claim=PGBOUNCER_CLAIM,
                     source=f"{PGBOUNCER_FEATURES}; {UVICORN_DEPLOYMENT}",
                     reason=reason,
@@ -142,7 +150,7 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
     duration_s = 1.0 if ctx.quick else 5.0
     routes = ["direct"] + (["PgBouncer"] if topology.bouncer is not None else [])
     configs = [_Config(route, count) for route in routes for count in WORKER_COUNTS]
-    ctx.progress.start("scale: the demo service with 1 and 2 uvicorn workers", 2 + len(configs))
+    ctx.progress.start(N_("scale: the demo service with 1 and 2 uvicorn workers"), 2 + len(configs))
     async with Database(topology.primary.url) as database:
         await seed(database.engine, users=SEED_USERS, posts_per_user=3)
     passwords = await _create_roles(topology, configs)
@@ -188,44 +196,43 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
     ]
     table = Table(
         key="scale.service",
-        title=(
-            f"The demo service (pool_size {SERVICE_POOL} per worker) under {LOAD_CONCURRENCY} "
-            f"concurrent GET /users/{{id}}, on {os.cpu_count()} CPUs shared with PostgreSQL, "
-            "PgBouncer and the load"
+        title=Message(
+            text.SERVICE_TITLE,
+            {"pool": SERVICE_POOL, "concurrency": LOAD_CONCURRENCY, "cpus": os.cpu_count()},
         ),
         columns=(
-            "route",
-            "uvicorn_workers",
-            "requests",
-            "errors",
-            "requests_per_s",
-            "p50_ms",
-            "p95_ms",
-            "server_connections",
-            "error_kinds",
+            N_("route"),
+            N_("uvicorn_workers"),
+            N_("requests"),
+            N_("errors"),
+            N_("requests_per_s"),
+            N_("p50_ms"),
+            N_("p95_ms"),
+            N_("server_connections"),
+            N_("error_kinds"),
         ),
         rows=tuple(rows),
     )
     charts = (
         Chart(
             key="scale.service.throughput",
-            title="Demo service requests/s by uvicorn workers",
+            title=N_("Demo service requests/s by uvicorn workers"),
             kind="bar",
             table=table.key,
             x="uvicorn_workers",
             y=("requests_per_s",),
             series="route",
-            y_label="requests/s",
+            y_label=N_("requests/s"),
         ),
         Chart(
             key="scale.service.connections",
-            title="Server connections at peak by uvicorn workers",
+            title=N_("Server connections at peak by uvicorn workers"),
             kind="bar",
             table=table.key,
             x="uvicorn_workers",
             y=("server_connections",),
             series="route",
-            y_label="client backends on the server",
+            y_label=N_("client backends on the server"),
         ),
     )
     pgbouncer = (
@@ -233,6 +240,7 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
         if topology.bouncer is not None
         else skipped(
             key="scale.service-through-pgbouncer",
+            headline=PGBOUNCER_HEADLINE,
             claim=PGBOUNCER_CLAIM,
             source=PGBOUNCER_FEATURES,
             reason=NOT_FOUND,
@@ -244,8 +252,11 @@ async def service_workers(ctx: LabContext, topology: Topology, workers: WorkerPo
             table,
             errors_table(
                 "scale.service.errors",
-                "Failed service requests, by kind",
-                {f"{route}, {count} workers": run for (route, count), run in runs.items()},
+                N_("Failed service requests, by kind"),
+                [
+                    (Message(text.WORKERS_RUN, {"route": route, "count": count}), run)
+                    for (route, count), run in runs.items()
+                ],
             ),
         ),
         charts=charts,
@@ -257,42 +268,40 @@ def judge_service_workers(runs: dict[tuple[str, int], RunSummary]) -> Finding:
     one, two = runs[("direct", 1)], runs[("direct", 2)]
     cpus = os.cpu_count() or 1
     measurements = [
-        Measurement.single("requests/s, 1 worker", one.requests_per_s, "req/s"),
-        Measurement.single("requests/s, 2 workers", two.requests_per_s, "req/s"),
-        Measurement.single("server connections at peak, 1 worker", one.server_peak or 0, ""),
-        Measurement.single("server connections at peak, 2 workers", two.server_peak or 0, ""),
-        Measurement.single("failed requests", one.failures + two.failures, ""),
-        Measurement.single("CPUs", cpus, ""),
+        Measurement.single(N_("requests/s, 1 worker"), one.requests_per_s, "req/s"),
+        Measurement.single(N_("requests/s, 2 workers"), two.requests_per_s, "req/s"),
+        Measurement.single(N_("server connections at peak, 1 worker"), one.server_peak or 0, ""),
+        Measurement.single(N_("server connections at peak, 2 workers"), two.server_peak or 0, ""),
+        Measurement.single(N_("failed requests"), one.failures + two.failures, ""),
+        Measurement.single(N_("CPUs"), cpus, ""),
     ]
     if one.failures or two.failures or not one.requests_per_s:
         verdict = Verdict.INCONCLUSIVE
-        why = f"requests failed: {error_text((*one.errors, *two.errors))}"
+        why = Message(text.SERVICE_FAILED, {"errors": error_text((*one.errors, *two.errors))})
     else:
         ratio = two.requests_per_s / one.requests_per_s
-        measurements.insert(2, Measurement.single("2 workers / 1 worker", ratio, "x"))
+        measurements.insert(2, Measurement.single(WORKERS_RATIO, ratio, "x"))
         if ratio >= GAIN:
-            verdict, how = Verdict.CONFIRMED, "raised"
+            verdict, how = Verdict.CONFIRMED, text.SERVICE_GAIN
         elif ratio <= NO_GAIN:
-            verdict, how = Verdict.REFUTED, "did not raise"
+            verdict, how = Verdict.REFUTED, text.SERVICE_NO_GAIN
         else:
-            verdict, how = Verdict.DEPENDS, "barely raised"
-        why = f"a second worker {how} throughput: {ratio:.2f}x"
+            verdict, how = Verdict.DEPENDS, text.SERVICE_SMALL_GAIN
+        why = Message(how, {"ratio": Quantity(ratio, "x")})
     return Finding(
         key="scale.service-workers",
+        headline=WORKERS_HEADLINE,
+        deciding=WORKERS_RATIO if any(m.name == WORKERS_RATIO for m in measurements) else None,
         claim=WORKERS_CLAIM,
         source=UVICORN_DEPLOYMENT,
         measurements=tuple(measurements),
         **verdict_fields(
             verdict,
             why,
-            settle="a longer run without failed requests (the full run)",
-            depends_on=("machine", "CPUs shared by the workers, PostgreSQL and the load"),
+            settle=N_("a longer run without failed requests (the full run)"),
+            depends_on=("machine", N_("CPUs shared by the workers, PostgreSQL and the load")),
         ),
-        explanation=(
-            f"{why}. This machine has {cpus} CPUs, shared by the uvicorn workers, PostgreSQL "
-            "and the load generator, so a second worker competes for the same cores: the "
-            "ratio says little about a machine with cores to spare."
-        ),
+        explanation=sentences([why, Message(text.SERVICE_CPUS, {"cpus": cpus})]),
     )
 
 
@@ -306,13 +315,17 @@ def judge_service_pgbouncer(runs: dict[tuple[str, int], RunSummary]) -> Finding:
     failures = sum(run.failures for run in pooled.values())
     measurements = [
         Measurement.single(
-            f"server connections at peak, direct, {c} workers", direct[c].server_peak or 0, ""
+            Message(N_("server connections at peak, direct, {count} workers"), {"count": c}),
+            direct[c].server_peak or 0,
+            "",
         )
         for c in WORKER_COUNTS
     ]
     measurements += [
         Measurement.single(
-            f"server connections at peak, PgBouncer, {c} workers", pooled[c].server_peak or 0, ""
+            Message(N_("server connections at peak, PgBouncer, {count} workers"), {"count": c}),
+            pooled[c].server_peak or 0,
+            "",
         )
         for c in WORKER_COUNTS
     ]
@@ -322,42 +335,54 @@ def judge_service_pgbouncer(runs: dict[tuple[str, int], RunSummary]) -> Finding:
         if direct[c].requests_per_s
     }
     measurements += [
-        Measurement.single(f"requests/s through PgBouncer / direct, {c} workers", r, "x")
+        Measurement.single(
+            Message(N_("requests/s through PgBouncer / direct, {count} workers"), {"count": c}),
+            r,
+            "x",
+        )
         for c, r in ratios.items()
     ]
-    measurements.append(Measurement.single("failed requests through PgBouncer", failures, ""))
+    measurements.append(Measurement.single(N_("failed requests through PgBouncer"), failures, ""))
     if failures:
         verdict = Verdict.REFUTED
-        why = f"{failures} requests failed through PgBouncer"
+        why = Message(text.SERVICE_PGBOUNCER_FAILED, {"failures": failures})
     elif pooled_peak > TXN_POOL.pool_size:
         verdict = Verdict.REFUTED
-        why = (
-            f"PgBouncer let {pooled_peak} server connections open, over its pool of "
-            f"{TXN_POOL.pool_size}"
+        why = Message(
+            text.SERVICE_PGBOUNCER_OVER_POOL, {"peak": pooled_peak, "pool": TXN_POOL.pool_size}
         )
     elif direct_peak <= TXN_POOL.pool_size:
         verdict = Verdict.INCONCLUSIVE
-        why = (
-            f"directly the service used only {direct_peak} connections, within PgBouncer's pool "
-            "anyway"
-        )
+        why = Message(text.SERVICE_PGBOUNCER_WITHIN, {"peak": direct_peak})
     else:
         verdict = Verdict.CONFIRMED
-        why = (
-            f"with {most} workers the service held {direct_peak} server connections directly "
-            f"and at most {pooled_peak} through PgBouncer's pool of {TXN_POOL.pool_size}"
+        why = Message(
+            text.SERVICE_PGBOUNCER_CONFIRMED,
+            {
+                "workers": most,
+                "direct": direct_peak,
+                "pooled": pooled_peak,
+                "pool": TXN_POOL.pool_size,
+            },
         )
-    cost = ", ".join(f"{r:.2f}x with {c} worker{'s' if c > 1 else ''}" for c, r in ratios.items())
+    cost = join(
+        [
+            Message(text.SERVICE_PGBOUNCER_COST_ITEM, {"ratio": Quantity(r, "x"), "count": c})
+            for c, r in ratios.items()
+        ],
+        ", ",
+    )
     return Finding(
         key="scale.service-through-pgbouncer",
+        headline=PGBOUNCER_HEADLINE,
         claim=PGBOUNCER_CLAIM,
         source=f"{PGBOUNCER_FEATURES}; {UVICORN_DEPLOYMENT}",
         measurements=tuple(measurements),
         **verdict_fields(
             verdict,
             why,
-            settle="more load than the direct service's own pool needs",
-            depends_on=("machine", "CPUs"),
+            settle=N_("more load than the direct service's own pool needs"),
+            depends_on=("machine", N_("CPUs")),
         ),
-        explanation=f"{why}. Throughput through PgBouncer against directly: {cost}.",
+        explanation=sentences([why, Message(text.SERVICE_PGBOUNCER_COST, {"costs": cost})]),
     )

@@ -35,6 +35,7 @@ from sqlalchemy.engine import URL
 
 from sqla_lab.errors import ConfigurationError, DatabaseUnavailable, LabError
 from sqla_lab.lab import LabContext
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.labs.scale._pgbouncer import (
     PgBouncer,
     PoolSpec,
@@ -116,7 +117,7 @@ class ScaleOptions:
         replica_url = _url_option("--replica-url", settings.replica_url)
         if replica_url is not None and server.embedded:
             raise ConfigurationError(
-                "--replica-url needs --database-url (or DATABASE_URL) naming its primary"
+                N_("--replica-url needs --database-url (or DATABASE_URL) naming its primary")
             )
         return cls(
             pgbouncer=find_pgbouncer(settings.pgbouncer),
@@ -167,7 +168,7 @@ class ServerConnections:
 
     async def _fetch(self, query: str, *args: object) -> int:
         if self._conn is None:
-            raise LabError("the connection watcher is not open")
+            raise LabError(N_("the connection watcher is not open"))
         async with self._lock:
             return int(await self._conn.fetchval(query, *args))
 
@@ -246,13 +247,13 @@ class Topology:
         return self.user_pooler is None and self.bouncer is not None
 
     @property
-    def bouncer_description(self) -> str:
-        """``PgBouncer 1.18.0`` or why there is none."""
+    def bouncer_description(self) -> Message:
+        """``PgBouncer 1.18.0`` or why there is none (a message: a title's value)."""
         if self.user_pooler is not None:
-            return "your PgBouncer (--pgbouncer-url)"
+            return Message(N_("your PgBouncer (--pgbouncer-url)"))
         if self.bouncer_version is None:
-            return "no PgBouncer"
-        return "PgBouncer " + ".".join(map(str, self.bouncer_version))
+            return Message(N_("no PgBouncer"))
+        return Message("PgBouncer {version}", {"version": ".".join(map(str, self.bouncer_version))})
 
 
 async def _wait_for_streaming(primary: EmbeddedPostgres) -> None:
@@ -262,7 +263,10 @@ async def _wait_for_streaming(primary: EmbeddedPostgres) -> None:
         query = "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
         while not await conn.fetchval(query):
             if time.monotonic() > deadline:
-                raise LabError(f"the replica did not stream within {_REPLICATION_TIMEOUT_S:.0f} s")
+                raise LabError(
+                    N_("the replica did not stream within {seconds:.0f} s"),
+                    seconds=_REPLICATION_TIMEOUT_S,
+                )
             await asyncio.sleep(0.02)
     finally:
         await conn.close()
@@ -273,7 +277,7 @@ async def _check_standby(replica: PostgresServer) -> None:
     try:
         if not await conn.fetchval("SELECT pg_is_in_recovery()"):
             raise ConfigurationError(
-                "--replica-url is not a standby: pg_is_in_recovery() is false there"
+                N_("--replica-url is not a standby: pg_is_in_recovery() is false there")
             )
     finally:
         await conn.close()
@@ -314,7 +318,7 @@ async def running_topology(ctx: LabContext, options: ScaleOptions) -> AsyncItera
         # psycopg, not asyncpg: one unnamed statement, whatever the pool mode.
         await asyncio.to_thread(probe_sync, options.pgbouncer_url)
     with contextlib.ExitStack() as stack:
-        ctx.progress.start("scale: starting a primary, its replica and PgBouncer", 3)
+        ctx.progress.start(N_("scale: starting a primary, its replica and PgBouncer"), 3)
         # Started in this thread on purpose: the parent-death signal belongs to the thread
         # that forks, and an executor thread may end before the server does.
         own_replica = user_replica is None

@@ -25,6 +25,7 @@ from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab._process import free_port, set_parent_death_signal
 from sqla_lab.errors import LabError
 from sqla_lab.labs.scale._workers import OWNER_ENV
+from sqla_lab.translation import N_
 
 __all__ = ["DIE_WITH_PARENT_ENV", "FACTORY", "STATEMENT_CACHE_ENV", "UvicornService"]
 
@@ -147,8 +148,12 @@ class UvicornService(AsyncManaged):
                             return
                 if time.monotonic() > deadline:
                     raise LabError(
-                        f"the service's {self.workers} uvicorn workers were not up within "
-                        f"{self._startup_timeout:.0f} s"
+                        N_(
+                            "the service's {workers} uvicorn workers were not up within "
+                            "{startup_timeout:.0f} s"
+                        ),
+                        workers=self.workers,
+                        startup_timeout=self._startup_timeout,
                     )
                 await asyncio.sleep(0.05)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.labs.scale._common import RunSummary
 from sqla_lab.labs.scale._jobs import EngineSpec
 
@@ -40,6 +41,9 @@ HOLD_MS = 1.0
 BASE = EngineSpec(pool_size=4, max_overflow=0)
 #: PgBouncer 1.21+'s max_prepared_statements for the tracking variant.
 MAX_PREPARED = 200
+#: TRACKED's settings, as a template a catalog can hold (it names MAX_PREPARED's value).
+_TRACKED_SETTINGS = N_("PgBouncer max_prepared_statements=200, SQLAlchemy's defaults")
+assert str(MAX_PREPARED) in _TRACKED_SETTINGS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,57 +67,57 @@ class Variant:
 
 
 DEFAULTS = Variant(
-    name="defaults",
-    settings="SQLAlchemy's and asyncpg's defaults",
+    name=N_("defaults"),
+    settings=N_("SQLAlchemy's and asyncpg's defaults"),
     pool="txn",
     engine=BASE,
     documented=False,
 )
 BOTH_CACHES = Variant(
-    name="both caches off",
+    name=N_("both caches off"),
     settings="statement_cache_size=0 + prepared_statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(BASE, statement_cache_size=0, prepared_statement_cache_size=0),
     documented=True,
 )
 UNIQUE_NULLPOOL = Variant(
-    name="unique names + NullPool",
+    name=N_("unique names + NullPool"),
     settings="prepared_statement_name_func (UUIDs) + NullPool",
     pool="txn",
     engine=EngineSpec(pool="null", unique_statement_names=True),
     documented=True,
 )
 SESSION_MODE = Variant(
-    name="session mode",
-    settings="PgBouncer pool_mode=session, SQLAlchemy's defaults",
+    name=N_("session mode"),
+    settings=N_("PgBouncer pool_mode=session, SQLAlchemy's defaults"),
     pool="session",
     engine=BASE,
     documented=True,
 )
 TRACKED = Variant(
     name="max_prepared_statements",
-    settings=f"PgBouncer max_prepared_statements={MAX_PREPARED}, SQLAlchemy's defaults",
+    settings=_TRACKED_SETTINGS,
     pool="tracked",
     engine=BASE,
     documented=True,
 )
 SA_CACHE_ONLY = Variant(
-    name="SQLAlchemy cache off only",
+    name=N_("SQLAlchemy cache off only"),
     settings="prepared_statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(BASE, prepared_statement_cache_size=0),
     documented=False,
 )
 ASYNCPG_CACHE_ONLY = Variant(
-    name="asyncpg cache off only",
+    name=N_("asyncpg cache off only"),
     settings="statement_cache_size=0",
     pool="txn",
     engine=dataclasses.replace(BASE, statement_cache_size=0),
     documented=False,
 )
 UNIQUE_QUEUEPOOL = Variant(
-    name="unique names, QueuePool",
-    settings="prepared_statement_name_func (UUIDs), QueuePool kept",
+    name=N_("unique names, QueuePool"),
+    settings=N_("prepared_statement_name_func (UUIDs), QueuePool kept"),
     pool="txn",
     engine=dataclasses.replace(BASE, unique_statement_names=True),
     documented=False,
@@ -137,4 +141,4 @@ class Outcome:
     variant: Variant
     run: RunSummary | None
     cost: float | None = None
-    missing: str | None = None
+    missing: Message | None = None

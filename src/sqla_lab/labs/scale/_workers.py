@@ -30,6 +30,7 @@ from sqla_lab._lifecycle import AsyncManaged
 from sqla_lab._process import set_parent_death_signal
 from sqla_lab.errors import LabError
 from sqla_lab.labs.scale._jobs import Job, JobResult
+from sqla_lab.translation import N_
 
 __all__ = [
     "OWNER_ENV",
@@ -58,7 +59,11 @@ class _Worker:
     def send(self, message: dict[str, Any]) -> None:
         stdin = self.process.stdin
         if stdin is None or stdin.is_closing():
-            raise LabError(f"scale worker {self.index} is gone{self._log_tail()}")
+            raise LabError(
+                N_("scale worker {index} is gone{log_tail}"),
+                index=self.index,
+                log_tail=self._log_tail(),
+            )
         stdin.write((json.dumps(message) + "\n").encode())
 
     async def receive(self, timeout_s: float) -> dict[str, Any]:
@@ -68,14 +73,25 @@ class _Worker:
             line = await asyncio.wait_for(stdout.readline(), timeout_s)
         except TimeoutError:
             raise LabError(
-                f"scale worker {self.index} did not answer within {timeout_s:.0f} s"
+                N_("scale worker {index} did not answer within {timeout_s:.0f} s"),
+                index=self.index,
+                timeout_s=timeout_s,
             ) from None
         if not line:
             code = await self.process.wait()
-            raise LabError(f"scale worker {self.index} exited with code {code}{self._log_tail()}")
+            raise LabError(
+                N_("scale worker {index} exited with code {code}{log_tail}"),
+                index=self.index,
+                code=code,
+                log_tail=self._log_tail(),
+            )
         message: dict[str, Any] = json.loads(line)
         if "failed" in message:
-            raise LabError(f"scale worker {self.index} could not run its job: {message['failed']}")
+            raise LabError(
+                N_("scale worker {index} could not run its job: {value}"),
+                index=self.index,
+                value=message["failed"],
+            )
         return message
 
     def _log_tail(self) -> str:
@@ -106,7 +122,7 @@ class RunningJobs:
         for worker, job in zip(self._workers, self._jobs, strict=True):
             wait = _ANSWER_TIMEOUT_S + (job.duration_s or 0.0)
             if job.duration_s is None and not self._stopped:
-                raise LabError("a job without a duration must be stopped before its results")
+                raise LabError(N_("a job without a duration must be stopped before its results"))
             message = await worker.receive(wait)
             results.append(JobResult.from_dict(message["result"]))
         return results
@@ -154,7 +170,11 @@ class WorkerPool(AsyncManaged):
     async def begin(self, jobs: Sequence[Job]) -> RunningJobs:
         """Hand ``jobs`` to the first ``len(jobs)`` workers and start them together."""
         if not 0 < len(jobs) <= len(self._workers):
-            raise LabError(f"{len(jobs)} jobs for a pool of {len(self._workers)} workers")
+            raise LabError(
+                N_("{count} jobs for a pool of {size} workers"),
+                count=len(jobs),
+                size=len(self._workers),
+            )
         workers = self._workers[: len(jobs)]
         for worker in workers:
             if not worker.greeted:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 
-from sqla_lab.lab.messages import Message
+from sqla_lab.lab.messages import N_, Message
 from sqla_lab.lab.results import Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
 from sqla_lab.labs.sessions import _messages as words
@@ -75,18 +75,22 @@ def await_order_finding(order: list[tuple[str, int]], versions: Mapping[str, str
     counts = {"first": first, "last": last, "yields": total}
     return Finding(
         key="sessions.await-order",
+        headline=N_("an awaiting task goes to the top"),
+        deciding="resumed before the other ready tasks",
         claim=(
-            "On await, the running task goes back to the top of the queue and the next task "
-            "runs: a task that awaits runs again before the tasks already waiting."
+            N_(
+                "On await, the running task goes back to the top of the queue and the next task "
+                "runs: a task that awaits runs again before the tasks already waiting."
+            )
         ),
         source=SEED_SOURCE + " 세션의 비동기 처리",
         quote=(
             "처리중 awaite를 만나면 처리중엔 task는 다시 큐의 가장 윗단에 넣어놓고 다음 task를 처리"
         ),
         measurements=(
-            Measurement.single("awaits with other tasks ready", total, ""),
-            Measurement.single("resumed before the other ready tasks", first, ""),
-            Measurement.single("resumed after all other ready tasks", last, ""),
+            Measurement.single(N_("awaits with other tasks ready"), total, ""),
+            Measurement.single(N_("resumed before the other ready tasks"), first, ""),
+            Measurement.single(N_("resumed after all other ready tasks"), last, ""),
         ),
         explanation=Message(
             words.AWAIT_ORDER,
@@ -103,7 +107,7 @@ def await_order_finding(order: list[tuple[str, int]], versions: Mapping[str, str
             depends_on=(
                 Dependency(
                     on="state",
-                    name="which tasks were ready",
+                    name=N_("which tasks were ready"),
                     detail=Message(words.AWAIT_REASON, counts),
                 ),
             )
@@ -114,7 +118,7 @@ def await_order_finding(order: list[tuple[str, int]], versions: Mapping[str, str
 def await_table(order: list[tuple[str, int]]) -> Table:
     return Table(
         key=AWAIT_TABLE,
-        title="Three tasks, each awaiting asyncio.sleep(0) after every step: who ran when",
-        columns=("position", "task", "step"),
+        title=N_("Three tasks, each awaiting asyncio.sleep(0) after every step: who ran when"),
+        columns=(N_("position"), N_("task"), N_("step")),
         rows=tuple((i + 1, name, step) for i, (name, step) in enumerate(order)),
     )

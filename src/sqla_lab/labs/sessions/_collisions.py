@@ -31,7 +31,7 @@ from sqlalchemy.pool import NullPool
 
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.errors import LabError
-from sqla_lab.lab.messages import Message, join
+from sqla_lab.lab.messages import N_, Message, join
 from sqla_lab.lab.outcome import OK, attempt, warning_names
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -83,7 +83,7 @@ async def _wait_until_blocked(monitor: AsyncConnection, pid: int) -> None:
         if (await monitor.execute(query, {"pid": pid})).scalar_one():
             return
         await asyncio.sleep(0.005)
-    raise LabError(f"backend {pid} never waited on the lab's lock")
+    raise LabError(N_("backend {pid} never waited on the lab's lock"), pid=pid)
 
 
 ORPHANED = "non-checked-in connection"
@@ -303,7 +303,7 @@ def collision_finding(
     depends_on = [
         Dependency(
             on="state",
-            name="whether the session already holds a connection",
+            name=N_("whether the session already holds a connection"),
             detail=Message(words.COLLISIONS_WINDOWS, windows),
         )
     ]
@@ -311,25 +311,27 @@ def collision_finding(
         depends_on.append(
             Dependency(
                 on="state",
-                name="which operations collide",
+                name=N_("which operations collide"),
                 detail=Message(words.COLLISION_QUIET, {"pairs": ", ".join(held_quiet)}),
             )
         )
     return Finding(
         key="sessions.shared-session-collides",
-        claim="Two asyncio tasks using one shared session at the same time fail.",
+        headline=N_("two tasks on one session fail"),
+        deciding="pairs with an error, connection held",
+        claim=N_("Two asyncio tasks using one shared session at the same time fail."),
         source=SEED_SOURCE,
         quote="동일 세션에 대한 task가 비동기 적으로 동시에 처리된다면 에러 발생",
         measurements=(
-            Measurement.single("pairs with an error, connection held", len(held_failed), ""),
-            Measurement.single("pairs tried, connection held", len(held.rows), ""),
-            Measurement.single("connections orphaned", sum(orphaned.values()), ""),
-            Measurement.single("pairs with an error, connection opening", len(open_failed), ""),
-            Measurement.single("pairs tried, connection opening", len(opening.rows), ""),
+            Measurement.single(N_("pairs with an error, connection held"), len(held_failed), ""),
+            Measurement.single(N_("pairs tried, connection held"), len(held.rows), ""),
+            Measurement.single(N_("connections orphaned"), sum(orphaned.values()), ""),
+            Measurement.single(N_("pairs with an error, connection opening"), len(open_failed), ""),
+            Measurement.single(N_("pairs tried, connection opening"), len(opening.rows), ""),
             Measurement.single(
-                "second tasks failed, connection opening (all trials)", sum(trials_failed), ""
+                N_("second tasks failed, connection opening (all trials)"), sum(trials_failed), ""
             ),
-            Measurement.single("second tasks tried, connection opening", sum(trials), ""),
+            Measurement.single(N_("second tasks tried, connection opening"), sum(trials), ""),
         ),
         explanation=explanation,
         versions=versions or {},

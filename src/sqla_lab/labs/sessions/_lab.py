@@ -36,7 +36,7 @@ from sqlalchemy.pool import NullPool
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.lab import LabContext, LabOutput, lab
 from sqla_lab.lab.measure import sample_interleaved
-from sqla_lab.lab.messages import YES_NO, Message, format_value
+from sqla_lab.lab.messages import N_, YES_NO, Message, Quantity
 from sqla_lab.lab.outcome import warning_names
 from sqla_lab.lab.results import Cell, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import (
@@ -70,6 +70,7 @@ __all__ = [
     "COLLISION_TABLE",
     "CONCURRENT",
     "DOCS_SOURCE",
+    "LAB_TITLE",
     "OPENING_TABLE",
     "PLAIN",
     "PLAIN_CLOSE",
@@ -95,7 +96,13 @@ class _Holder:
     pid: int
 
 
-@lab("sessions")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_(
+    "scoped_session is per thread: asyncio tasks need async_scoped_session or one session each."
+)
+
+
+@lab("sessions", title=LAB_TITLE)
 async def sessions_lab(ctx: LabContext) -> LabOutput:
     """scoped_session is per thread: asyncio tasks need async_scoped_session or one session each."""
     tag = f"sessions-lab-{uuid.uuid4().hex[:8]}"
@@ -104,7 +111,7 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
         async with engine.begin() as conn:
             await conn.run_sync(UserEntity.metadata.create_all)
         trials = ctx.repetitions(full=10, quick=3)
-        ctx.progress.start("sessions: scoping and collisions", 4 + 2 * len(COLLISIONS))
+        ctx.progress.start(N_("sessions: scoping and collisions"), 4 + 2 * len(COLLISIONS))
         shared, shared_warnings = await _thread_scoped_in_asyncio(engine)
         ctx.progress.advance()
         rows: list[tuple[Cell, ...]] = []
@@ -144,32 +151,34 @@ async def sessions_lab(ctx: LabContext) -> LabOutput:
         await engine.dispose()
     table = Table(
         key=COLLISION_TABLE,
-        title="Two tasks on one shared AsyncSession: the second acts while the first waits",
+        title=N_("Two tasks on one shared AsyncSession: the second acts while the first waits"),
         columns=(
-            "first (waiting)",
-            "second",
-            "second's outcome",
-            "second done while first waited",
-            "first's outcome",
-            "close() afterwards",
-            "connections orphaned",
+            N_("first (waiting)"),
+            N_("second"),
+            N_("second's outcome"),
+            N_("second done while first waited"),
+            N_("first's outcome"),
+            N_("close() afterwards"),
+            N_("connections orphaned"),
         ),
         rows=tuple(rows),
     )
     opening = Table(
         key=OPENING_TABLE,
         title=(
-            "Two tasks on one shared AsyncSession: the second acts while the first's "
-            "connection is being opened"
+            N_(
+                "Two tasks on one shared AsyncSession: the second acts while the first's "
+                "connection is being opened"
+            )
         ),
         columns=(
-            "first (opening)",
-            "second",
-            "second's outcome",
-            "trials the second failed",
-            "trials",
-            "first's outcome",
-            "trials the second finished while the first waited",
+            N_("first (opening)"),
+            N_("second"),
+            N_("second's outcome"),
+            N_("trials the second failed"),
+            N_("trials"),
+            N_("first's outcome"),
+            N_("trials the second finished while the first waited"),
         ),
         rows=tuple(opening_rows),
     )
@@ -277,7 +286,7 @@ class _Leak:
 async def _registry_leak(ctx: LabContext, engine: AsyncEngine) -> _Leak:
     tasks = ctx.repetitions(full=10_000, quick=500)
     batch = 500
-    ctx.progress.start("sessions: task-scoped registry without and with remove()", 2 * tasks)
+    ctx.progress.start(N_("sessions: task-scoped registry without and with remove()"), 2 * tasks)
 
     async def run(remove: bool) -> tuple[int, int]:
         registry = async_scoped_session(async_sessionmaker(engine), scopefunc=asyncio.current_task)
@@ -359,7 +368,7 @@ async def _costs(ctx: LabContext, engine: AsyncEngine) -> dict[str, Measurement]
         repetitions=ctx.repetitions(full=500, quick=120),
         warmup=5,
         progress=ctx.progress,
-        description="sessions: per-request vs scoped cost",
+        description=N_("sessions: per-request vs scoped cost"),
     )
     return {
         name: Measurement.from_samples(name, [ms * 1000.0 for ms in values], "µs")
@@ -375,8 +384,8 @@ def _scoping_measurements(holders: list[_Holder], who: str) -> tuple[Measurement
     sessions, pids = _distinct(holders)
     return (
         Measurement.single(who, len(holders), ""),
-        Measurement.single("distinct sessions", sessions, ""),
-        Measurement.single("distinct backend pids", pids, ""),
+        Measurement.single(N_("distinct sessions"), sessions, ""),
+        Measurement.single(N_("distinct backend pids"), pids, ""),
     )
 
 
@@ -388,12 +397,16 @@ def _shared_finding(
     deprecated = [w for w in caught if w.startswith("SADeprecationWarning")]
     return Finding(
         key="sessions.scoped-session-shared",
-        claim="scoped_session with AsyncSession gives every asyncio task of a thread one session.",
+        headline=N_("scoped_session: one session per thread"),
+        deciding="distinct sessions",
+        claim=N_(
+            "scoped_session with AsyncSession gives every asyncio task of a thread one session."
+        ),
         source=SEED_SOURCE,
         quote="기본적으로 세션은 쓰레드 별로 할당되기 때문",
         measurements=(
             *_scoping_measurements(holders, "tasks"),
-            Measurement.single("distinct deprecation warnings", len(deprecated), ""),
+            Measurement.single(N_("distinct deprecation warnings"), len(deprecated), ""),
         ),
         explanation=Message(
             words.SCOPED_SHARED,
@@ -419,11 +432,15 @@ def _threads_finding(results: list[tuple[_Holder, bool]], versions: Mapping[str,
     ok = sessions == len(holders) == pids and stable
     return Finding(
         key="sessions.scoped-session-threads",
-        claim="scoped_session with threads and a sync engine gives each thread its own session.",
+        headline=N_("threads get a session each"),
+        deciding="distinct sessions",
+        claim=N_(
+            "scoped_session with threads and a sync engine gives each thread its own session."
+        ),
         source="https://docs.sqlalchemy.org/en/20/orm/contextual.html",
         measurements=(
             *_scoping_measurements(holders, "threads"),
-            Measurement.single("same session on a second call in a thread", stable, ""),
+            Measurement.single(N_("same session on a second call in a thread"), stable, ""),
         ),
         explanation=Message(
             words.THREADS,
@@ -448,12 +465,16 @@ def _task_scoped_finding(result: tuple[list[_Holder], int], versions: Mapping[st
     ok = sessions == pids == len(holders)
     return Finding(
         key="sessions.async-scoped-per-task",
-        claim="async_scoped_session(scopefunc=asyncio.current_task) gives each task its session.",
+        headline=N_("async_scoped_session: a session per task"),
+        deciding="distinct sessions",
+        claim=N_(
+            "async_scoped_session(scopefunc=asyncio.current_task) gives each task its session."
+        ),
         source=SEED_SOURCE,
         quote="세션을 테스크 별 할당으로 전환 하여 사용한다.",
         measurements=(
             *_scoping_measurements(holders, "tasks"),
-            Measurement.single("sessions left in the registry", left, ""),
+            Measurement.single(N_("sessions left in the registry"), left, ""),
         ),
         explanation=Message(
             words.TASK_SCOPED,
@@ -472,15 +493,21 @@ def _leak_finding(leak: _Leak, versions: Mapping[str, str]) -> Finding:
     leaks = leak.kept_without_remove == leak.tasks and leak.kept_with_remove == 0
     return Finding(
         key="sessions.forgotten-remove",
-        claim="Without await Scoped.remove() a task-scoped registry keeps every finished task's "
-        "session.",
+        headline=N_("no remove(): every session is kept"),
+        deciding="sessions kept without remove()",
+        claim=N_(
+            "Without await Scoped.remove() a task-scoped registry keeps every finished task's "
+            "session."
+        ),
         source=DOCS_SOURCE,
         measurements=(
-            Measurement.single("tasks", leak.tasks, ""),
-            Measurement.single("sessions kept without remove()", leak.kept_without_remove, ""),
-            Measurement.single("sessions kept with remove()", leak.kept_with_remove, ""),
-            Measurement.single("memory retained without remove()", leak.bytes_without_remove, "B"),
-            Measurement.single("memory retained with remove()", leak.bytes_with_remove, "B"),
+            Measurement.single(N_("tasks"), leak.tasks, ""),
+            Measurement.single(N_("sessions kept without remove()"), leak.kept_without_remove, ""),
+            Measurement.single(N_("sessions kept with remove()"), leak.kept_with_remove, ""),
+            Measurement.single(
+                N_("memory retained without remove()"), leak.bytes_without_remove, "B"
+            ),
+            Measurement.single(N_("memory retained with remove()"), leak.bytes_with_remove, "B"),
         ),
         explanation=Message(
             words.LEAK,
@@ -535,9 +562,9 @@ def _per_request_finding(
     with_cost = paired_difference(samples(PLAIN), samples(PLAIN_CLOSE))
     judgement = combine(
         {
-            "async with": judge(ratio, _similar_cost(), what="scoped / per-request", unit="x"),
+            "async with": judge(ratio, _similar_cost(), what=N_("scoped / per-request"), unit="x"),
             "close()": judge(
-                close_ratio, _similar_cost(), what="scoped / per-request with close()", unit="x"
+                close_ratio, _similar_cost(), what=N_("scoped / per-request with close()"), unit="x"
             ),
         },
         _close_matters,
@@ -550,17 +577,23 @@ def _per_request_finding(
     }
     return Finding(
         key="sessions.session-per-request",
-        claim="A plain async_sessionmaker per unit of work is as correct as "
-        "async_scoped_session, at a similar cost.",
+        headline=N_("a session per request costs the same"),
+        deciding="scoped / per-request, with SELECT 1",
+        claim=N_(
+            "A plain async_sessionmaker per unit of work is as correct as "
+            "async_scoped_session, at a similar cost."
+        ),
         source=DOCS_SOURCE,
         measurements=(
             *_scoping_measurements(holders, "requests"),
             *costs.values(),
-            ratio.measurement("scoped / per-request, with SELECT 1", "x"),
-            close_ratio.measurement("scoped / per-request closed with close(), with SELECT 1", "x"),
-            empty_ratio.measurement("scoped / per-request, no query", "x"),
+            ratio.measurement(N_("scoped / per-request, with SELECT 1"), "x"),
+            close_ratio.measurement(
+                N_("scoped / per-request closed with close(), with SELECT 1"), "x"
+            ),
+            empty_ratio.measurement(N_("scoped / per-request, no query"), "x"),
             with_cost.measurement(
-                "'async with' over 'await session.close()'", "µs", kind="difference"
+                N_("'async with' over 'await session.close()'"), "µs", kind="difference"
             ),
         ),
         explanation=Message(
@@ -571,11 +604,11 @@ def _per_request_finding(
                 "sessions": sessions,
                 "pids": pids,
                 "rounds": ratio.n,
-                "plain": format_value(costs[PLAIN].value, "µs"),
-                "plain_close": format_value(costs[PLAIN_CLOSE].value, "µs"),
-                "scoped": format_value(costs[SCOPED].value, "µs"),
-                "plain_empty": format_value(costs[PLAIN_EMPTY].value, "µs"),
-                "scoped_empty": format_value(costs[SCOPED_EMPTY].value, "µs"),
+                "plain": Quantity(costs[PLAIN].value, "µs"),
+                "plain_close": Quantity(costs[PLAIN_CLOSE].value, "µs"),
+                "scoped": Quantity(costs[SCOPED].value, "µs"),
+                "plain_empty": Quantity(costs[PLAIN_EMPTY].value, "µs"),
+                "scoped_empty": Quantity(costs[SCOPED_EMPTY].value, "µs"),
                 "empty_ratio": describe_estimate(empty_ratio, "x"),
                 "with_cost": describe_estimate(with_cost, "µs", kind="difference"),
             },
@@ -585,7 +618,7 @@ def _per_request_finding(
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="how the session is closed",
+                    name=N_("how the session is closed"),
                     detail=Message(words.PER_REQUEST_CLOSE, ratios),
                 ),
             )

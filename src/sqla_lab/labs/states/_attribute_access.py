@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from sqla_lab.database import Database
 from sqla_lab.demo.models import PostEntity, UserEntity
-from sqla_lab.lab.messages import YES_NO, Message
+from sqla_lab.lab.messages import N_, YES_NO, Message
 from sqla_lab.lab.outcome import OK, attempt
 from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -153,9 +153,11 @@ def access_findings(
     return (
         Finding(
             key="states.expired-access",
-            claim="Reading an expired attribute in async code raises MissingGreenlet.",
+            headline=N_("expired attribute: MissingGreenlet"),
+            deciding="raised",
+            claim=N_("Reading an expired attribute in async code raises MissingGreenlet."),
             source=ASYNC_DOCS,
-            measurements=(Measurement.single("raised", raised_greenlet, ""),),
+            measurements=(Measurement.single(N_("raised"), raised_greenlet, ""),),
             explanation=Message(
                 words.EXPIRED_ACCESS, {"expired": expired, "lazy": lazy, "warnings": note}
             ),
@@ -167,9 +169,13 @@ def access_findings(
         ),
         Finding(
             key="states.detached-lazy-load",
-            claim="Lazy-loading a relationship on a detached object raises DetachedInstanceError.",
+            headline=N_("detached lazy load: DetachedInstanceError"),
+            deciding="raised",
+            claim=N_(
+                "Lazy-loading a relationship on a detached object raises DetachedInstanceError."
+            ),
             source=DOCS_SOURCE,
-            measurements=(Measurement.single("raised", raised_detached, ""),),
+            measurements=(Measurement.single(N_("raised"), raised_detached, ""),),
             explanation=Message(words.DETACHED_LAZY, {"detached": detached}),
             versions=versions,
             **decided(
@@ -179,14 +185,18 @@ def access_findings(
         ),
         Finding(
             key="states.access-fixes",
+            headline=N_("four fixes avoid those errors"),
+            deciding="fixes that worked",
             claim=(
-                "expire_on_commit=False, refresh(), awaitable_attrs and eager loading each "
-                "avoid those errors."
+                N_(
+                    "expire_on_commit=False, refresh(), awaitable_attrs and eager loading each "
+                    "avoid those errors."
+                )
             ),
             source=ASYNC_DOCS,
             measurements=(
-                Measurement.single("fixes that worked", fixed, ""),
-                Measurement.single("fixes tried", len(fixes), ""),
+                Measurement.single(N_("fixes that worked"), fixed, ""),
+                Measurement.single(N_("fixes tried"), len(fixes), ""),
             ),
             explanation=Message(
                 words.ACCESS_FIXES,
@@ -206,9 +216,13 @@ def stale_finding(stale: dict[str, bool], versions: Mapping[str, str]) -> Findin
     verdict = Verdict.CONFIRMED if stale_read and stale["fresh after refresh"] else Verdict.REFUTED
     return Finding(
         key="states.stale-read",
+        headline=N_("expire_on_commit=False reads stale data"),
+        deciding="stale after re-selecting the row",
         claim=(
-            "With expire_on_commit=False an object keeps showing old values after another "
-            "session changed the row, until it is refreshed."
+            N_(
+                "With expire_on_commit=False an object keeps showing old values after another "
+                "session changed the row, until it is refreshed."
+            )
         ),
         source=SEED_SOURCE,
         quote="expire_on_commit=False 로 설정하면 ... 다만 이 방법은 expire 문제를 야기할수 있음",

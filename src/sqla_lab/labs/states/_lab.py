@@ -26,7 +26,7 @@ from sqla_lab.database import Database
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.instruments.states import StateTracer
 from sqla_lab.lab import LabContext, LabOutput, lab
-from sqla_lab.lab.messages import Message, join
+from sqla_lab.lab.messages import N_, Message, join
 from sqla_lab.lab.outcome import warning_names
 from sqla_lab.lab.results import Cell, Chart, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -50,6 +50,7 @@ __all__ = [
     "ACCESS_TABLE",
     "DOCUMENTED_STATES",
     "JOURNEY",
+    "LAB_TITLE",
     "OPERATIONS_TABLE",
     "STATE_FLAGS",
     "STATE_TABLE",
@@ -84,12 +85,16 @@ def _row(prefix: tuple[Cell, ...], instance: object, events: str) -> tuple[Cell,
     return (*prefix, *(flags[name] for name in STATE_FLAGS), events)
 
 
-@lab("states")
+#: The claim the lab tests, as ``sqla-lab list`` and the report title it.
+LAB_TITLE = N_("An ORM object goes transient -> pending -> persistent -> expired -> detached.")
+
+
+@lab("states", title=LAB_TITLE)
 async def states_lab(ctx: LabContext) -> LabOutput:
     """An ORM object goes transient -> pending -> persistent -> expired -> detached."""
     db = ctx.database()
     tag = f"states-lab-{uuid.uuid4().hex[:8]}"
-    ctx.progress.start("states: journey, operations, async access, transactions", 6)
+    ctx.progress.start(N_("states: journey, operations, async access, transactions"), 6)
     try:
         await db.create_schema(UserEntity.metadata)
         with warnings.catch_warnings(record=True) as caught:
@@ -117,20 +122,20 @@ async def states_lab(ctx: LabContext) -> LabOutput:
 
     state_table = Table(
         key=STATE_TABLE,
-        title="State flags after each step of the seed's journey (inspect(obj))",
-        columns=("expire_on_commit", "step", *STATE_FLAGS, "events"),
+        title=N_("State flags after each step of the seed's journey (inspect(obj))"),
+        columns=(N_("expire_on_commit"), N_("step"), *STATE_FLAGS, N_("events")),
         rows=tuple(journey_rows),
     )
     operations_table = Table(
         key=OPERATIONS_TABLE,
-        title="delete, expunge, merge, make_transient: state flags after each call",
-        columns=("operation", "step", *STATE_FLAGS, "events (any object)"),
+        title=N_("delete, expunge, merge, make_transient: state flags after each call"),
+        columns=(N_("operation"), N_("step"), *STATE_FLAGS, N_("events (any object)")),
         rows=tuple(operation_rows),
     )
     access_table = Table(
         key=ACCESS_TABLE,
-        title="Touching attributes from async code: what raises and what fixes it",
-        columns=("case", "access", "outcome"),
+        title=N_("Touching attributes from async code: what raises and what fixes it"),
+        columns=(N_("case"), N_("access"), N_("outcome")),
         rows=tuple(access_rows),
     )
     stray = warning_names(caught)
@@ -306,12 +311,14 @@ def _journey_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     )
     return Finding(
         key="states.journey",
-        claim="new -> transient, add() -> pending, flush() -> persistent.",
+        headline=N_("transient, pending, persistent as the seed"),
+        deciding="steps matching the seed",
+        claim=N_("new -> transient, add() -> pending, flush() -> persistent."),
         source=SEED_SOURCE,
         quote=(
             "transient: 세션에 추가되지 않은 상태 / pending: 세션에 추가된 상태 / persistent: flush"
         ),
-        measurements=(Measurement.single("steps matching the seed", matches, "of 6"),),
+        measurements=(Measurement.single(N_("steps matching the seed"), matches, "of 6"),),
         explanation=Message(words.JOURNEY, {"matches": matches, "described": described}),
         versions=versions,
         **decided(
@@ -341,15 +348,21 @@ def _commit_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     )
     return Finding(
         key="states.commit-expired",
-        claim="commit() moves the object into a fifth state, 'expired'.",
+        headline=N_("commit() makes the object 'expired'"),
+        deciding="persistent after commit (both settings)",
+        claim=N_("commit() moves the object into a fifth state, 'expired'."),
         source=SEED_SOURCE,
         quote=(
             "4. expired : 변경이 적용된 Entity에 대한 상태를 보장할 수 없는 상태 (session.commit())"
         ),
         measurements=(
-            Measurement.single("expired after commit (expire_on_commit=True)", expired[True], ""),
-            Measurement.single("expired after commit (expire_on_commit=False)", expired[False], ""),
-            Measurement.single("persistent after commit (both settings)", still_persistent, ""),
+            Measurement.single(
+                N_("expired after commit (expire_on_commit=True)"), expired[True], ""
+            ),
+            Measurement.single(
+                N_("expired after commit (expire_on_commit=False)"), expired[False], ""
+            ),
+            Measurement.single(N_("persistent after commit (both settings)"), still_persistent, ""),
         ),
         explanation=explanation,
         versions=versions,
@@ -368,17 +381,21 @@ def _refresh_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     values = {"after_refresh": after_refresh, "after_close": after_close}
     return Finding(
         key="states.refresh-detached",
-        claim="session.refresh(obj) detaches the object (it is 'out of the session').",
+        headline=N_("refresh() detaches the object"),
+        deciding="detached after refresh (expire_on_commit=True)",
+        claim=N_("session.refresh(obj) detaches the object (it is 'out of the session')."),
         source=SEED_SOURCE,
         quote="5. detached : 세션 아웃 (session.refresh(given_user0))",
         measurements=(
             Measurement.single(
-                "detached after refresh (expire_on_commit=True)", detached[True], ""
+                N_("detached after refresh (expire_on_commit=True)"), detached[True], ""
             ),
             Measurement.single(
-                "detached after refresh (expire_on_commit=False)", detached[False], ""
+                N_("detached after refresh (expire_on_commit=False)"), detached[False], ""
             ),
-            Measurement.single("detached after close", _cell(table, True, "close", "detached"), ""),
+            Measurement.single(
+                N_("detached after close"), _cell(table, True, "close", "detached"), ""
+            ),
         ),
         explanation=Message(
             words.REFRESH_KEEPS if verdict is Verdict.REFUTED else words.REFRESH_DETACHES, values
@@ -460,19 +477,21 @@ def _operations_finding(table: Table, versions: Mapping[str, str]) -> Finding:
                     },
                 )
             )
-            depends_on = (Dependency(on="setting", name="expire_on_commit", detail=differ),)
+            depends_on = (Dependency(on="setting", name=N_("expire_on_commit"), detail=differ),)
         explanation = join(parts, "")
     return Finding(
         key="states.operations",
-        claim=(
+        headline=N_("delete, expunge, merge, make_transient"),
+        deciding="steps as documented",
+        claim=N_(
             "delete() takes effect at flush (deleted) and commit (detached); expunge() detaches "
             "(or makes a pending object transient); merge() returns a persistent copy and "
             "leaves its argument detached; make_transient() makes an object transient."
         ),
         source=DOCS_SOURCE,
         measurements=(
-            Measurement.single("steps as documented", len(table.rows) - len(mismatches), ""),
-            Measurement.single("steps measured", len(table.rows), ""),
+            Measurement.single(N_("steps as documented"), len(table.rows) - len(mismatches), ""),
+            Measurement.single(N_("steps measured"), len(table.rows), ""),
         ),
         explanation=explanation,
         versions=versions,

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqla_lab.database import Database
 from sqla_lab.demo.models import UserEntity
 from sqla_lab.instruments.recorder import QueryRecorder
-from sqla_lab.lab.messages import YES_NO, Message
+from sqla_lab.lab.messages import N_, YES_NO, Message
 from sqla_lab.lab.outcome import OK, attempt
 from sqla_lab.lab.results import Cell, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import decided
@@ -145,9 +145,13 @@ def flush_commit_finding(result: FlushCommit, versions: Mapping[str, str]) -> Fi
     yes_no = YES_NO
     return Finding(
         key="states.flush-commit",
+        headline=N_("flush sends, commit applies"),
+        deciding="row seen by another connection after flush",
         claim=(
-            "flush() sends the session's changes to the database; commit() applies them, and "
-            "only then do other connections see them."
+            N_(
+                "flush() sends the session's changes to the database; commit() applies them, and "
+                "only then do other connections see them."
+            )
         ),
         source=_SEED_SOURCE,
         quote=(
@@ -155,16 +159,18 @@ def flush_commit_finding(result: FlushCommit, versions: Mapping[str, str]) -> Fi
             "commit: flush 통해 전달된 상태를 DB에 적용한다."
         ),
         measurements=(
-            Measurement.single("statements sent by flush()", len(result.flush_sql), ""),
-            Measurement.single("statements sent by commit()", len(result.commit_sql), ""),
-            Measurement.single("row seen by the session after flush", result.own_after_flush, ""),
+            Measurement.single(N_("statements sent by flush()"), len(result.flush_sql), ""),
+            Measurement.single(N_("statements sent by commit()"), len(result.commit_sql), ""),
             Measurement.single(
-                "row seen by another connection after flush", result.other_after_flush, ""
+                N_("row seen by the session after flush"), result.own_after_flush, ""
             ),
             Measurement.single(
-                "row seen by another connection after commit", result.other_after_commit, ""
+                N_("row seen by another connection after flush"), result.other_after_flush, ""
             ),
-            Measurement.single("flushed row kept after rollback", result.rolled_back_kept, ""),
+            Measurement.single(
+                N_("row seen by another connection after commit"), result.other_after_commit, ""
+            ),
+            Measurement.single(N_("flushed row kept after rollback"), result.rolled_back_kept, ""),
         ),
         explanation=Message(
             words.FLUSH_COMMIT,
@@ -250,14 +256,14 @@ async def isolation_levels(db: Database, tag: str) -> Table:
     ]
     return Table(
         key="states.isolation",
-        title="What a reader sees while a writer works, per isolation level",
+        title=N_("What a reader sees while a writer works, per isolation level"),
         columns=(
-            "isolation level",
-            "server reports",
-            "dirty read",
-            "non-repeatable read",
-            "phantom",
-            "SQLAlchemy isolation_level option",
+            N_("isolation level"),
+            N_("server reports"),
+            N_("dirty read"),
+            N_("non-repeatable read"),
+            N_("phantom"),
+            N_("SQLAlchemy isolation_level option"),
         ),
         rows=tuple(rows),
     )
@@ -293,24 +299,32 @@ def isolation_finding(table: Table, versions: Mapping[str, str]) -> Finding:
     )
     return Finding(
         key="states.isolation-levels",
+        headline=N_("READ UNCOMMITTED allows dirty reads"),
+        deciding="dirty read under READ UNCOMMITTED",
         claim=(
-            "READ UNCOMMITTED lets a transaction read rows another transaction has not "
-            "committed (a dirty read); READ COMMITTED does not."
+            N_(
+                "READ UNCOMMITTED lets a transaction read rows another transaction has not "
+                "committed (a dirty read); READ COMMITTED does not."
+            )
         ),
         source=ISOLATION_SOURCE,
         quote="트랜잭션의 격리수준(isolation level) - read commited - read uncommited",
         measurements=(
-            Measurement.single("dirty read under READ UNCOMMITTED", float(dirty), "bool"),
+            Measurement.single(N_("dirty read under READ UNCOMMITTED"), float(dirty), "bool"),
             Measurement.single(
-                "READ UNCOMMITTED behaves as READ COMMITTED", float(same_as_committed), "bool"
+                N_("READ UNCOMMITTED behaves as READ COMMITTED"), float(same_as_committed), "bool"
             ),
             Measurement.single(
-                "SQLAlchemy accepts isolation_level='READ UNCOMMITTED'",
+                N_("SQLAlchemy accepts isolation_level='READ UNCOMMITTED'"),
                 float(uncommitted[5] == OK),
                 "bool",
             ),
             *(
-                Measurement.single(f"dirty reads, {row[0]}", float(bool(row[2])), "bool")
+                Measurement.single(
+                    Message(N_("dirty reads, {isolation}"), {"isolation": row[0]}),
+                    float(bool(row[2])),
+                    "bool",
+                )
                 for row in table.rows
                 if row[0] != "READ UNCOMMITTED"
             ),
