@@ -16,7 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqla_lab.lab.messages import Message, format_value
+from sqla_lab.lab.messages import N_, Message, format_value
 from sqla_lab.lab.results import Chart, Dependency, Finding, Measurement, Table, Verdict
 from sqla_lab.lab.stats import (
     Band,
@@ -35,13 +35,17 @@ from sqla_lab.labs.request._measure import CALLERS, GC_THRESHOLDS, GcRun
 __all__ = [
     "AVOIDABLE_CLAIM",
     "AVOIDABLE_COSTS",
+    "AVOIDABLE_HEADLINE",
     "CLAIMED_AVOIDABLE_SHARE",
     "CLAIMED_GC_US",
     "CLAIMED_ORM_RATIO",
     "FLOOR_CLAIM",
+    "FLOOR_HEADLINE",
     "FLOOR_LIMIT",
     "GC_CLAIM",
+    "GC_HEADLINE",
     "ORM_CLAIM",
+    "ORM_HEADLINE",
     "RAW_REQUESTS",
     "SOURCE",
     "AvoidableCost",
@@ -69,18 +73,23 @@ FLOOR_LIMIT = 0.10
 RAW_REQUESTS = "raw requests"
 
 
-ORM_CLAIM = (
+ORM_CLAIM = N_(
     "One ORM request (a session, one select, 11 entities) costs about 2.2x the CPU of the same "
     "request on raw asyncpg."
 )
-GC_CLAIM = (
+GC_CLAIM = N_(
     "gc.freeze() after start-up and a higher generation-0 threshold save about 0.05 ms of CPU "
     "per ORM request."
 )
-AVOIDABLE_CLAIM = (
-    "About 40% of what the 'bare ORM' request used to cost is avoidable overhead, not ORM work."
+AVOIDABLE_CLAIM = N_(
+    "About 40 per cent of what the 'bare ORM' request used to cost is avoidable overhead, "
+    "not ORM work."
 )
-FLOOR_CLAIM = (
+ORM_HEADLINE = N_("an ORM request costs ~2.2x raw asyncpg")
+GC_HEADLINE = N_("gc.freeze saves ~0.05 ms per request")
+AVOIDABLE_HEADLINE = N_("the old request: ~40% avoidable")
+FLOOR_HEADLINE = N_("the cheapest endpoint is at the ORM floor")
+FLOOR_CLAIM = N_(
     "The cheapest ORM endpoint is within a few per cent of the ORM's floor (the Session and 11 "
     "entities), which caps it near 0.6x raw asyncpg's capacity."
 )
@@ -99,6 +108,7 @@ class AvoidableCost:
     variant: str
     base: str
     claimed: float
+    headline: str
     claim: str
     what: str
 
@@ -110,8 +120,11 @@ AVOIDABLE_COSTS = (
         variant="with-overrides",
         base="with-yield-dependency",
         claimed=0.98,
-        claim="A FastAPI dependency override makes every request cost about one raw asyncpg "
-        "request more.",
+        headline=N_("a dependency override costs ~1 raw request"),
+        claim=N_(
+            "A FastAPI dependency override makes every request cost about one raw asyncpg "
+            "request more."
+        ),
         what=words.WHAT_OVERRIDES,
     ),
     AvoidableCost(
@@ -119,8 +132,11 @@ AVOIDABLE_COSTS = (
         variant="with-yield-dependency",
         base="best",
         claimed=0.23,
-        claim="Opening the session in a yield dependency costs about a quarter of a raw request "
-        "more than opening it in the route.",
+        headline=N_("a yield dependency costs ~0.23 raw request"),
+        claim=N_(
+            "Opening the session in a yield dependency costs about a quarter of a raw request "
+            "more than opening it in the route."
+        ),
         what=words.WHAT_YIELD_DEPENDENCY,
     ),
     AvoidableCost(
@@ -128,8 +144,11 @@ AVOIDABLE_COSTS = (
         variant="with-per-request-options",
         base="best",
         claimed=0.34,
-        claim="Setting AUTOCOMMIT per request (session.connection(execution_options=...)) costs "
-        "about a third of a raw request more than setting it once on the engine.",
+        headline=N_("AUTOCOMMIT per request costs ~0.34 raw request"),
+        claim=N_(
+            "Setting AUTOCOMMIT per request (session.connection(execution_options=...)) costs "
+            "about a third of a raw request more than setting it once on the engine."
+        ),
         what=words.WHAT_PER_REQUEST_OPTIONS,
     ),
     AvoidableCost(
@@ -137,8 +156,11 @@ AVOIDABLE_COSTS = (
         variant="with-shielded-close",
         base="best",
         claimed=0.02,
-        claim="Closing the session through async with AsyncSession (a new task behind "
-        "asyncio.shield) costs a little CPU (about 0.02 raw requests) over closing it directly.",
+        headline=N_("the shielded close costs ~0.02 raw request"),
+        claim=N_(
+            "Closing the session through async with AsyncSession (a new task behind "
+            "asyncio.shield) costs a little CPU (about 0.02 raw requests) over closing it directly."
+        ),
         what=words.WHAT_SHIELDED_CLOSE,
     ),
     AvoidableCost(
@@ -146,8 +168,11 @@ AVOIDABLE_COSTS = (
         variant="with-greenlet-per-call",
         base="best",
         claimed=0.11,
-        claim="A greenlet per awaited session call instead of one per request (run_sync) costs "
-        "about a tenth of a raw request.",
+        headline=N_("a greenlet per call costs ~0.11 raw request"),
+        claim=N_(
+            "A greenlet per awaited session call instead of one per request (run_sync) costs "
+            "about a tenth of a raw request."
+        ),
         what=words.WHAT_GREENLET_PER_CALL,
     ),
 )
@@ -170,7 +195,7 @@ def _machine(estimate: Estimate, unit: str) -> tuple[Dependency, ...]:
     return (
         Dependency(
             on="machine",
-            name="CPU, Python build and library versions",
+            name=N_("CPU, Python build and library versions"),
             detail=Message(words.MACHINE, {"value": describe_estimate(estimate, unit)}),
         ),
     )
@@ -195,15 +220,17 @@ def orm_vs_raw_finding(
     )
     return Finding(
         key="request.orm-vs-raw",
+        headline=ORM_HEADLINE,
         claim=ORM_CLAIM,
+        deciding="ORM's extra CPU, in raw asyncpg requests",
         source=SOURCE,
         measurements=(
             Measurement.from_samples(labels["raw"], samples["raw"], "ms"),
             Measurement.from_samples(labels["core"], samples["core"], "ms"),
             Measurement.from_samples(labels["best"], samples["best"], "ms"),
-            ratio.measurement("ORM / raw asyncpg", "x"),
-            core.measurement("Core / raw asyncpg", "x"),
-            extra.measurement("ORM's extra CPU, in raw asyncpg requests", RAW_REQUESTS),
+            ratio.measurement(N_("ORM / raw asyncpg"), "x"),
+            core.measurement(N_("Core / raw asyncpg"), "x"),
+            extra.measurement(N_("ORM's extra CPU, in raw asyncpg requests"), RAW_REQUESTS),
         ),
         explanation=Message(
             words.ORM_VS_RAW,
@@ -238,15 +265,19 @@ def cost_finding(
     )
     return Finding(
         key=cost.key,
+        headline=cost.headline,
         claim=cost.claim,
+        deciding="added CPU per request, in raw asyncpg requests",
         source=SOURCE,
         measurements=(
             Measurement.from_samples(labels[cost.variant], variant, "ms"),
             Measurement.from_samples(labels[cost.base], base, "ms"),
             in_raw.measurement(
-                "added CPU per request, in raw asyncpg requests", RAW_REQUESTS, kind="difference"
+                N_("added CPU per request, in raw asyncpg requests"),
+                RAW_REQUESTS,
+                kind="difference",
             ),
-            added_us.measurement("added CPU per request", "us", kind="difference"),
+            added_us.measurement(N_("added CPU per request"), "us", kind="difference"),
         ),
         explanation=Message(
             words.COST,
@@ -283,13 +314,15 @@ def avoidable_share_finding(
     judgement = judge(share, scale, what=words.AVOIDABLE_READING, unit="ratio")
     return Finding(
         key="request.avoidable",
+        headline=AVOIDABLE_HEADLINE,
         claim=AVOIDABLE_CLAIM,
+        deciding="avoidable share of the old request",
         source=SOURCE,
         measurements=(
             Measurement.from_samples(labels["all-costs"], samples["all-costs"], "ms"),
             Measurement.from_samples(labels["best"], samples["best"], "ms"),
-            share.measurement("avoidable share of the old request", "ratio"),
-            all_ratio.measurement("old 'bare ORM' / raw asyncpg", "x"),
+            share.measurement(N_("avoidable share of the old request"), "ratio"),
+            all_ratio.measurement(N_("old 'bare ORM' / raw asyncpg"), "x"),
         ),
         explanation=Message(
             words.AVOIDABLE,
@@ -324,15 +357,19 @@ def floor_finding(samples: Mapping[str, Sequence[float]], labels: Mapping[str, s
     judgement = judge(above, scale, what=words.FLOOR_READING, unit="ratio", kind="difference")
     return Finding(
         key="request.floor",
+        headline=FLOOR_HEADLINE,
         claim=FLOOR_CLAIM,
+        deciding="cheapest ORM endpoint above its floor",
         source=SOURCE,
         measurements=(
             Measurement.from_samples(labels["orm-work"], orm_work, "ms"),
             Measurement.from_samples(labels["raw-work"], raw_work, "ms"),
-            orm_extra_us.measurement("ORM floor over raw asyncpg", "us", kind="difference"),
-            floor_ms.measurement("raw asyncpg endpoint + ORM floor", "ms"),
-            above.measurement("cheapest ORM endpoint above its floor", "ratio", kind="difference"),
-            cap.measurement("capacity cap: raw / floor", "x"),
+            orm_extra_us.measurement(N_("ORM floor over raw asyncpg"), "us", kind="difference"),
+            floor_ms.measurement(N_("raw asyncpg endpoint + ORM floor"), "ms"),
+            above.measurement(
+                N_("cheapest ORM endpoint above its floor"), "ratio", kind="difference"
+            ),
+            cap.measurement(N_("capacity cap: raw / floor"), "x"),
         ),
         explanation=Message(
             words.FLOOR,
@@ -362,19 +399,27 @@ def gc_finding(runs: Mapping[str, GcRun]) -> Finding:
     per_thousand = 1000 / default.requests
     return Finding(
         key="request.gc",
+        headline=GC_HEADLINE,
         claim=GC_CLAIM,
+        deciding="time in collections saved per request",
         source=SOURCE,
         measurements=(
-            Measurement.from_samples("CPU per request, default collector", default.cpu_ms, "ms"),
             Measurement.from_samples(
-                "CPU per request, frozen + higher thresholds", tuned.cpu_ms, "ms"
+                N_("CPU per request, default collector"), default.cpu_ms, "ms"
             ),
             Measurement.from_samples(
-                "time in collections per request, default", default.gc_us, "us"
+                N_("CPU per request, frozen + higher thresholds"), tuned.cpu_ms, "ms"
             ),
-            Measurement.from_samples("time in collections per request, tuned", tuned.gc_us, "us"),
-            saved_us.measurement("time in collections saved per request", "us", kind="difference"),
-            cpu_ms.measurement("CPU saved per request", "ms", kind="difference"),
+            Measurement.from_samples(
+                N_("time in collections per request, default"), default.gc_us, "us"
+            ),
+            Measurement.from_samples(
+                N_("time in collections per request, tuned"), tuned.gc_us, "us"
+            ),
+            saved_us.measurement(
+                N_("time in collections saved per request"), "us", kind="difference"
+            ),
+            cpu_ms.measurement(N_("CPU saved per request"), "ms", kind="difference"),
         ),
         explanation=Message(
             words.GC,
@@ -395,7 +440,7 @@ def gc_finding(runs: Mapping[str, GcRun]) -> Finding:
             depends_on=(
                 Dependency(
                     on="setting",
-                    name="what else the process allocates per request (an HTTP server)",
+                    name=N_("what else the process allocates per request (an HTTP server)"),
                     detail=Message(
                         words.GC_ALLOCATIONS,
                         {"saved": describe_estimate(saved_us, "us", kind="difference")},
@@ -410,22 +455,23 @@ def skipped_findings(missing: Sequence[str]) -> tuple[Finding, ...]:
     """Every finding of the lab, skipped because ``missing`` modules are not installed."""
     reason = Message(words.SKIPPED, {"missing": ", ".join(missing)})
     claims = {
-        "request.orm-vs-raw": ORM_CLAIM,
-        **{cost.key: cost.claim for cost in AVOIDABLE_COSTS},
-        "request.gc": GC_CLAIM,
-        "request.avoidable": AVOIDABLE_CLAIM,
-        "request.floor": FLOOR_CLAIM,
+        "request.orm-vs-raw": (ORM_HEADLINE, ORM_CLAIM),
+        **{cost.key: (cost.headline, cost.claim) for cost in AVOIDABLE_COSTS},
+        "request.gc": (GC_HEADLINE, GC_CLAIM),
+        "request.avoidable": (AVOIDABLE_HEADLINE, AVOIDABLE_CLAIM),
+        "request.floor": (FLOOR_HEADLINE, FLOOR_CLAIM),
     }
     return tuple(
         Finding(
             key=key,
+            headline=headline,
             claim=claim,
             source=SOURCE,
             measurements=(),
             verdict=Verdict.SKIPPED,
             explanation=reason,
         )
-        for key, claim in claims.items()
+        for key, (headline, claim) in claims.items()
     )
 
 
@@ -449,9 +495,18 @@ def variants_table(samples: Mapping[str, Sequence[float]], labels: Mapping[str, 
         )
     return Table(
         key="request.variants",
-        title="CPU per request (median over blocks of each block's cheapest slice; fastest and "
-        "slowest block; per-block ratios)",
-        columns=("variant", "cpu_ms", "cpu_ms_min", "cpu_ms_max", "x_raw", "x_best_orm"),
+        title=N_(
+            "CPU per request (median over blocks of each block's cheapest slice; fastest and "
+            "slowest block; per-block ratios)"
+        ),
+        columns=(
+            N_("variant"),
+            N_("cpu_ms"),
+            N_("cpu_ms_min"),
+            N_("cpu_ms_max"),
+            N_("x_raw"),
+            N_("x_best_orm"),
+        ),
         rows=tuple(rows),
     )
 
@@ -473,14 +528,14 @@ def gc_table(runs: Mapping[str, GcRun]) -> Table:
         )
     return Table(
         key="request.gc",
-        title="The cheapest ORM endpoint under two garbage-collector settings",
+        title=N_("The cheapest ORM endpoint under two garbage-collector settings"),
         columns=(
-            "collector",
-            "cpu_ms",
-            "gc_us_per_request",
-            "gen0_per_1000",
-            "gen1_per_1000",
-            "gen2_per_1000",
+            N_("collector"),
+            N_("cpu_ms"),
+            N_("gc_us_per_request"),
+            N_("gen0_per_1000"),
+            N_("gen1_per_1000"),
+            N_("gen2_per_1000"),
         ),
         rows=tuple(rows),
     )
@@ -490,11 +545,11 @@ def cpu_chart() -> Chart:
     """The variants' CPU per request, as bars."""
     return Chart(
         key="request.cpu",
-        title="CPU per GET /users/{id}, in-process, 10 in flight",
+        title=N_("CPU per GET /users/{id}, in-process, 10 in flight"),
         kind="bar",
         table="request.variants",
         x="variant",
         y=("cpu_ms",),
-        x_label="variant",
-        y_label="CPU ms per request",
+        x_label=N_("variant"),
+        y_label=N_("CPU ms per request"),
     )

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from sqla_lab.demo.seeding import seed
 from sqla_lab.lab import LabContext, LabOutput, lab
+from sqla_lab.lab.messages import N_
 from sqla_lab.labs.request import _findings as findings
 from sqla_lab.labs.request._measure import asgi_get, cpu_per_request, gc_runs
 from sqla_lab.labs.request._variants import VARIANTS, labels
@@ -60,7 +61,7 @@ def _units_of_work(
     return {"raw-work": raw, "orm-work": orm}
 
 
-@lab("request")
+@lab("request", title=N_("What one ORM request costs"))
 async def request_lab(ctx: LabContext) -> LabOutput:
     """An ORM request costs about 2.2x raw asyncpg's CPU; each avoidable cost is measured alone."""
     missing = [name for name in NEEDS if importlib.util.find_spec(name) is None]
@@ -92,7 +93,7 @@ async def request_lab(ctx: LabContext) -> LabOutput:
             blocks=ctx.repetitions(full=12, quick=6),
             slices=ctx.repetitions(full=5, quick=3),
             progress=ctx.progress,
-            description="request: CPU per request, interleaved",
+            description=N_("request: CPU per request, interleaved"),
         )
         gc = await gc_runs(
             calls["best"],

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sqla_lab.lab import NullProgress, Progress
+from sqla_lab.lab.messages import N_, Message
 
 __all__ = [
     "CALLERS",
     "GC_THRESHOLDS",
+    "MEASURING",
     "Call",
     "GcRun",
     "asgi_get",
@@ -114,6 +116,10 @@ def collector_paused() -> Iterator[None]:
         gc.unfreeze()
 
 
+#: The progress phase ``cpu_per_request`` shows when its caller names none.
+MEASURING = N_("measuring")
+
+
 async def cpu_per_request(
     calls: Mapping[str, Call],
     *,
@@ -122,7 +128,7 @@ async def cpu_per_request(
     slice_size: int = 16,
     warmup_blocks: int = 1,
     progress: Progress | None = None,
-    description: str = "measuring",
+    description: str | Message = MEASURING,
 ) -> dict[str, list[float]]:
     """CPU milliseconds per request of each call, one value per block.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from sqla_lab.lab.messages import N_
+
 __all__ = ["UNITS_OF_WORK", "VARIANTS", "Variant", "labels"]
 
 
@@ -23,21 +25,21 @@ class Variant:
 #: ``raw`` and ``core`` are the baselines; ``best`` is the cheapest ORM form measured; each
 #: ``with-*`` is ``best`` with one avoidable cost put back; ``all-costs`` has all of them.
 VARIANTS: Final = (
-    Variant("raw", "raw asyncpg"),
-    Variant("core", "SQLAlchemy Core"),
-    Variant("best", "ORM, cheapest form"),
-    Variant("with-overrides", "ORM + yield dependency + a dependency override"),
-    Variant("with-yield-dependency", "ORM + session from a yield dependency"),
-    Variant("with-per-request-options", "ORM + AUTOCOMMIT per request (execution options)"),
-    Variant("with-shielded-close", "ORM + async with AsyncSession (shielded close)"),
-    Variant("with-greenlet-per-call", "ORM + a greenlet per awaited call"),
-    Variant("all-costs", "ORM with every avoidable cost (the old 'bare ORM')"),
+    Variant("raw", N_("raw asyncpg")),
+    Variant("core", N_("SQLAlchemy Core")),
+    Variant("best", N_("ORM, cheapest form")),
+    Variant("with-overrides", N_("ORM + yield dependency + a dependency override")),
+    Variant("with-yield-dependency", N_("ORM + session from a yield dependency")),
+    Variant("with-per-request-options", N_("ORM + AUTOCOMMIT per request (execution options)")),
+    Variant("with-shielded-close", N_("ORM + async with AsyncSession (shielded close)")),
+    Variant("with-greenlet-per-call", N_("ORM + a greenlet per awaited call")),
+    Variant("all-costs", N_("ORM with every avoidable cost (the old 'bare ORM')")),
 )
 
 #: The same work without FastAPI: what the ORM's floor is measured from.
 UNITS_OF_WORK: Final = (
-    Variant("raw-work", "unit of work, raw asyncpg (no FastAPI)"),
-    Variant("orm-work", "unit of work, ORM (no FastAPI)"),
+    Variant("raw-work", N_("unit of work, raw asyncpg (no FastAPI)")),
+    Variant("orm-work", N_("unit of work, ORM (no FastAPI)")),
 )
 
 
