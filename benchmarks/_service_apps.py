@@ -39,6 +39,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException
 from sqlalchemy.engine import make_url
 
+from sqla_lab.demo.schemas import PostOut, UserOut
 from sqla_lab.labs.request._endpoints import JOIN_SQL, build_app
 from sqla_lab.labs.request._measure import Call, asgi_get, concurrently
 from sqla_lab.service.app import create_app, tuned_gc
@@ -46,7 +47,7 @@ from sqla_lab.service.engine import service_database
 from sqla_lab.service.errors import install_error_handlers
 from sqla_lab.service.metrics import MetricsMiddleware, ServiceMetrics
 from sqla_lab.service.routes import add_routes
-from sqla_lab.service.schemas import PostOut, UserId, UserOut
+from sqla_lab.service.schemas import UserId
 from sqla_lab.service.sessions import RequestSessions
 from sqla_lab.settings import Settings
 

@@ -18,6 +18,7 @@ from sqlalchemy import BigInteger, Integer, bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from sqla_lab.demo.models import PostEntity, UserEntity
+from sqla_lab.demo.schemas import PostOut, UserOut
 from sqla_lab.service.errors import NotFound, documented_errors
 from sqla_lab.service.json_bodies import StrictJSONRoute
 from sqla_lab.service.metrics import ServiceMetrics
@@ -27,9 +28,7 @@ from sqla_lab.service.schemas import (
     NewUser,
     Offset,
     PageSize,
-    PostOut,
     UserId,
-    UserOut,
 )
 from sqla_lab.service.sessions import RequestSessions
 

@@ -39,10 +39,8 @@ __all__ = [
     "NotFoundOut",
     "Offset",
     "PageSize",
-    "PostOut",
     "Title",
     "UserId",
-    "UserOut",
 ]
 
 #: ``GET /users`` never returns more than this many users at once.
@@ -105,26 +103,6 @@ class NewPost(BaseModel):
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
     title: Title
-
-
-class PostOut(BaseModel):
-    """A post as the API returns it, read from a loaded ``PostEntity``."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    user_id: int
-    title: str
-
-
-class UserOut(BaseModel):
-    """A user and their posts as the API returns them, read from a loaded ``UserEntity``."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    posts: list[PostOut]
 
 
 class NotFoundOut(BaseModel):

@@ -20,23 +20,21 @@ from typing import Annotated, Any, Final, Protocol
 
 import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Path
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session, joinedload
 
 from sqla_lab.demo.models import UserEntity
+from sqla_lab.demo.schemas import PostOut, UserOut
 from sqla_lab.labs.request import _dependencies as dependencies
 
 __all__ = [
     "JOIN_SQL",
     "POOL_SIZE",
     "USER_WITH_POSTS",
-    "PostOut",
     "Row",
     "UserId",
-    "UserOut",
     "build_app",
     "load_and_close",
     "user_from_rows",
@@ -54,26 +52,6 @@ USER_WITH_POSTS: Final = (
 )
 
 UserId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-class PostOut(BaseModel):
-    """A post, read from a ``PostEntity`` or built from a row."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    user_id: int
-    title: str
-
-
-class UserOut(BaseModel):
-    """A user and their posts."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    name: str
-    posts: list[PostOut]
 
 
 class Row(Protocol):
