@@ -31,6 +31,7 @@ __all__ = [
     "Language",
     "Translate",
     "Translation",
+    "as_written",
     "language_of",
     "language_of_locale",
     "translation",
@@ -43,6 +44,11 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 #: Anything that turns a template into its translation (``Translation``, ``gettext.gettext``).
 Translate = Callable[[str], str]
+
+
+def as_written(text: str) -> str:
+    """``text`` as the code writes it: English, the source language (no catalog)."""
+    return text
 
 
 def N_(template: str) -> str:

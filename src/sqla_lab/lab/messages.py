@@ -52,6 +52,7 @@ __all__ = [
     "MessageValue",
     "Quantity",
     "Translate",
+    "as_written",
     "format_value",
     "join",
     "message_from_dict",
@@ -63,13 +64,10 @@ NON_NEGATIVE_UNITS = frozenset({"ms", "µs", "us", "ns", "s", "B", "kB", "MB", "
 
 Translate = _translation.Translate
 N_ = _translation.N_
+as_written = _translation.as_written
 
 #: What a message value may be: JSON scalars, a quantity, a nested message, or a tuple.
 MessageValue = Any
-
-
-def _identity(text: str) -> str:
-    return text
 
 
 #: How a number and its unit read, per unit; any other unit reads ``"{number} {unit}"``.
@@ -103,7 +101,7 @@ _LESS = N_("{quantity} less")
 _GENERIC_UNIT = "{number} {unit}"
 
 
-def format_value(value: float, unit: str, translate: Translate = _identity) -> str:
+def format_value(value: float, unit: str, translate: Translate = as_written) -> str:
     """A number with sensible precision for its size and unit, in ``translate``'s language.
 
     A negative duration or size (a unit in :data:`NON_NEGATIVE_UNITS`) is printed as its
@@ -145,7 +143,7 @@ class Quantity:
     value: float
     unit: str = ""
 
-    def render(self, translate: Translate = _identity) -> str:
+    def render(self, translate: Translate = as_written) -> str:
         """The number with its unit, as :func:`format_value` words it."""
         return format_value(self.value, self.unit, translate)
 
@@ -153,7 +151,7 @@ class Quantity:
         return self.render()
 
 
-def render_text(text: Message | str, translate: Translate = _identity) -> str:
+def render_text(text: Message | str, translate: Translate = as_written) -> str:
     """A message rendered, or a plain string (a template without values) translated."""
     if isinstance(text, Message):
         return text.render(translate)
@@ -184,7 +182,7 @@ class Message:
         if missing:
             raise ValueError(f"message {self.template!r} lacks values for {sorted(missing)}")
 
-    def render(self, translate: Translate = _identity) -> str:
+    def render(self, translate: Translate = as_written) -> str:
         """The text, with ``translate`` applied to this template and every nested one."""
         template = translate(self.template)
         if not self.values:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqla_lab.lab.messages import N_, Message, Translate, format_value, render_text
+from sqla_lab.lab.messages import N_, Message, Translate, as_written, format_value, render_text
 from sqla_lab.lab.results import (
     DEPENDENCY_KINDS,
     VERDICT_NAMES,
@@ -60,21 +60,17 @@ _DEPENDENCY_DETAIL = N_("{kind} {name}: {detail}")
 _ELLIPSIS = "…"
 
 
-def _same(text: str) -> str:
-    return text
-
-
-def verdict_name(verdict: Verdict, translate: Translate = _same) -> str:
+def verdict_name(verdict: Verdict, translate: Translate = as_written) -> str:
     """The verdict as a reader sees it ("confirmed", "확인됨")."""
     return translate(VERDICT_NAMES[verdict])
 
 
-def claim_text(finding: Finding, translate: Translate = _same) -> str:
+def claim_text(finding: Finding, translate: Translate = as_written) -> str:
     """The claim, translated (a seed claim in Korean is the seed's own words)."""
     return translate(finding.claim)
 
 
-def headline_text(finding: Finding, translate: Translate = _same, *, width: int = 60) -> str:
+def headline_text(finding: Finding, translate: Translate = as_written, *, width: int = 60) -> str:
     """The claim in a few words: the finding's headline, else its claim cut at a word
     boundary to about ``width`` characters."""
     if finding.headline:
@@ -86,12 +82,12 @@ def headline_text(finding: Finding, translate: Translate = _same, *, width: int 
     return cut + _ELLIPSIS
 
 
-def display_name(m: Measurement, translate: Translate = _same) -> str:
+def display_name(m: Measurement, translate: Translate = as_written) -> str:
     """A measurement's name as a reader sees it (its label, when built from the run)."""
     return m.label.render(translate) if m.label is not None else translate(m.name)
 
 
-def measured_value(m: Measurement, translate: Translate = _same) -> str:
+def measured_value(m: Measurement, translate: Translate = as_written) -> str:
     """A measurement's value in words: with its interval when it is a comparison, and a
     difference without a sign ("0.2 ms less", "no measurable difference (within ±x)")."""
     if m.interval is None and m.kind == "value":
@@ -99,7 +95,7 @@ def measured_value(m: Measurement, translate: Translate = _same) -> str:
     return describe_estimate(Estimate.of(m), m.unit, kind=m.kind).render(translate)
 
 
-def format_measurement(m: Measurement, translate: Translate = _same) -> str:
+def format_measurement(m: Measurement, translate: Translate = as_written) -> str:
     """``name: value unit (p95 ...)``, or the value with its interval for a comparison."""
     text = f"{display_name(m, translate)}: {measured_value(m, translate)}"
     if m.p95 is not None and m.samples and m.interval is None:
@@ -108,7 +104,7 @@ def format_measurement(m: Measurement, translate: Translate = _same) -> str:
     return text
 
 
-def deciding_value(finding: Finding, translate: Translate = _same) -> str | None:
+def deciding_value(finding: Finding, translate: Translate = as_written) -> str | None:
     """The one number that decides the verdict, short (no interval): ``38.5x``, ``yes``,
     ``0.35 ms more``, ``≈0 (±0.03 ms)``; ``None`` for a finding without measurements."""
     m = finding.deciding_measurement
@@ -125,7 +121,7 @@ def deciding_value(finding: Finding, translate: Translate = _same) -> str | None
     return translate(_MORE).format(quantity=format_value(m.value, m.unit, translate))
 
 
-def finding_notes(finding: Finding, translate: Translate = _same) -> list[tuple[str, str]]:
+def finding_notes(finding: Finding, translate: Translate = as_written) -> list[tuple[str, str]]:
     """The labelled lines under a finding's explanation: why, what would settle it, what it
     depends on and the versions it was measured with (labels translated)."""
     notes: list[tuple[str, str]] = []
@@ -149,7 +145,7 @@ def finding_notes(finding: Finding, translate: Translate = _same) -> list[tuple[
     return notes
 
 
-def cell_text(cell: Cell, translate: Translate = _same) -> str:
+def cell_text(cell: Cell, translate: Translate = as_written) -> str:
     """A table cell for people: numbers formatted, yes/no and words translated."""
     if cell is None:
         return "—"
@@ -187,7 +183,7 @@ def _rendered_finding(finding: Finding, translate: Translate) -> dict[str, Any]:
 
 
 def rendered_results(
-    results: Sequence[LabResult], translate: Translate = _same, *, language: str = "en"
+    results: Sequence[LabResult], translate: Translate = as_written, *, language: str = "en"
 ) -> dict[str, Any]:
     """The results document (:func:`~sqla_lab.lab.results.dump_results`, stable English
     keys) with what a reader sees added: ``language``, and a ``rendered`` block on each lab,

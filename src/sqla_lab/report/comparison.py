@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqla_lab.lab.messages import N_, Translate
+from sqla_lab.lab.messages import N_, Translate, as_written
 from sqla_lab.lab.results import Environment, Finding, LabResult, Measurement, Verdict
 from sqla_lab.lab.wording import claim_text, display_name, measured_value, verdict_name
 
@@ -34,10 +34,6 @@ Change = Literal["changed", "unchanged"]
 CHANGE_WORDS = {"changed": N_("changed"), "unchanged": N_("unchanged")}
 #: Units whose values are observations, compared as changed or unchanged.
 _OBSERVED_UNITS = frozenset({"bool"})
-
-
-def _same(text: str) -> str:
-    return text
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,7 +75,7 @@ class MeasurementChange:
     def _measurements(self) -> tuple[Measurement | None, Measurement | None]:
         return self.old_measurement, self.new_measurement
 
-    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+    def to_dict(self, translate: Translate = as_written) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         old, new = self._measurements
         either = new or old
@@ -130,7 +126,7 @@ class FindingChange:
         """Whether both runs judged the claim, differently."""
         return self.presence == "both" and self.old_verdict is not self.new_verdict
 
-    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+    def to_dict(self, translate: Translate = as_written) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         return {
             "key": self.key,
@@ -169,7 +165,7 @@ class Comparison:
         """How many claims got a different verdict."""
         return sum(f.verdict_changed for f in self.findings)
 
-    def to_dict(self, translate: Translate = _same) -> dict[str, Any]:
+    def to_dict(self, translate: Translate = as_written) -> dict[str, Any]:
         """Plain JSON-ready dictionary (stable English keys, and the text a reader sees)."""
         return {
             "old_environment": self.old_environment.to_dict() if self.old_environment else None,

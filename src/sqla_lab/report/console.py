@@ -32,7 +32,7 @@ from rich.table import Table as RichTable
 from rich.text import Text
 
 from sqla_lab.lab import Lab
-from sqla_lab.lab.messages import N_, Message, Translate, render_text
+from sqla_lab.lab.messages import N_, Message, Translate, as_written, render_text
 from sqla_lab.lab.results import Environment, Finding, LabResult, Table, Verdict
 from sqla_lab.lab.sources import source_links
 from sqla_lab.lab.wording import (
@@ -95,11 +95,7 @@ _LAB_PROGRESS = N_("lab {index}/{total}: {lab}")
 _MIN_CLAIM = 18
 
 
-def _same(text: str) -> str:
-    return text
-
-
-def tally(results: Sequence[LabResult], translate: Translate = _same) -> str:
+def tally(results: Sequence[LabResult], translate: Translate = as_written) -> str:
     """``42 claims in 6 labs: 20 confirmed, 5 refuted, ...`` (every verdict, zeros too)."""
     counts = Counter(f.verdict for r in results for f in r.findings)
     parts = [
@@ -111,7 +107,7 @@ def tally(results: Sequence[LabResult], translate: Translate = _same) -> str:
     )
 
 
-def environment_line(env: Environment, translate: Translate = _same) -> str:
+def environment_line(env: Environment, translate: Translate = as_written) -> str:
     """Where the measurements were taken, in one line."""
     return Message(
         _ENVIRONMENT,
@@ -139,7 +135,7 @@ def _fit(text: str, width: int) -> str:
 
 
 def render_ledger(
-    console: Console, results: Sequence[LabResult], *, translate: Translate = _same
+    console: Console, results: Sequence[LabResult], *, translate: Translate = as_written
 ) -> None:
     """One line per claim: lab, verdict chip, the claim in a few words, the deciding number;
     then the tally. Numbers are never cut: the claim gives way first, then the lab column."""
@@ -208,7 +204,7 @@ def _ledger_line(
 
 
 def evidence_table(
-    table: Table, translate: Translate = _same, *, width: int | None = None
+    table: Table, translate: Translate = as_written, *, width: int | None = None
 ) -> RenderableType:
     """A :class:`~sqla_lab.lab.results.Table` for the terminal: a table when it fits
     ``width`` without cutting a cell, else one block per row (``column: value`` lines)."""
@@ -262,7 +258,7 @@ def _finding_detail(finding: Finding, translate: Translate) -> Text:
 
 
 def render_details(
-    console: Console, results: Sequence[LabResult], *, translate: Translate = _same
+    console: Console, results: Sequence[LabResult], *, translate: Translate = as_written
 ) -> None:
     """Each lab's detail in a panel: every finding in full, then its evidence tables."""
     inner = console.width - 4
@@ -290,7 +286,7 @@ def render_results(
     console: Console,
     results: Sequence[LabResult],
     *,
-    translate: Translate = _same,
+    translate: Translate = as_written,
     verbose: bool = False,
 ) -> None:
     """What ``run`` prints at the end: with ``verbose`` each lab's detail first; always the
@@ -302,7 +298,9 @@ def render_results(
         console.print(environment_line(results[-1].environment, translate), style="dim")
 
 
-def render_labs(console: Console, labs: Iterable[Lab], *, translate: Translate = _same) -> None:
+def render_labs(
+    console: Console, labs: Iterable[Lab], *, translate: Translate = as_written
+) -> None:
     """The ``sqla-lab list`` table."""
     table = RichTable()
     table.add_column(translate(_LAB), style="bold", no_wrap=True)
@@ -315,7 +313,7 @@ def render_labs(console: Console, labs: Iterable[Lab], *, translate: Translate =
 class ConsoleProgress:
     """Adapts the labs' :class:`~sqla_lab.lab.Progress` protocol to a rich progress bar."""
 
-    def __init__(self, console: Console, *, translate: Translate = _same) -> None:
+    def __init__(self, console: Console, *, translate: Translate = as_written) -> None:
         self._translate = translate
         self._bar = Progress(
             TextColumn("{task.description}"),

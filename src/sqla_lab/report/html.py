@@ -28,7 +28,7 @@ from importlib import metadata
 import jinja2
 from markupsafe import Markup
 
-from sqla_lab.lab.messages import Translate, format_value, render_text
+from sqla_lab.lab.messages import Translate, as_written, format_value, render_text
 from sqla_lab.lab.results import Chart, Environment, Finding, LabResult, Table, Verdict
 from sqla_lab.lab.sources import source_links
 from sqla_lab.lab.wording import (
@@ -115,10 +115,6 @@ def slug(text: str) -> str:
 
 def _is_number(cell: object) -> bool:
     return isinstance(cell, int | float) and not isinstance(cell, bool)
-
-
-def _same(text: str) -> str:
-    return text
 
 
 def _ratio(ratio: float | None) -> str:
@@ -267,7 +263,7 @@ def render_report(
     results: Sequence[LabResult],
     *,
     generated_at: datetime | None = None,
-    translate: Translate = _same,
+    translate: Translate = as_written,
 ) -> RenderedReport:
     """Render ``results`` as one self-contained HTML page.
 
@@ -292,7 +288,7 @@ def render_comparison(
     old_label: str = "old",
     new_label: str = "new",
     generated_at: datetime | None = None,
-    translate: Translate = _same,
+    translate: Translate = as_written,
 ) -> RenderedReport:
     """Render two runs' ledgers side by side, then the new run's lab sections.
 

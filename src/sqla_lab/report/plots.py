@@ -53,7 +53,7 @@ from matplotlib.typing import RcKeyType
 from rich.cells import cell_len
 
 from sqla_lab.errors import LabError
-from sqla_lab.lab.messages import N_, Message, Translate, format_value
+from sqla_lab.lab.messages import N_, Message, Translate, as_written, format_value
 from sqla_lab.lab.results import Cell, Chart, LabResult, Measurement, Table
 from sqla_lab.lab.wording import cell_text, display_name
 from sqla_lab.translation import Language, language_of
@@ -118,12 +118,8 @@ class ChartError(LabError):
     """A chart request does not match its lab's result (a missing table, column or finding)."""
 
 
-def _same(text: str) -> str:
-    return text
-
-
 def render_chart(
-    chart: Chart, result: LabResult, *, id_prefix: str, translate: Translate = _same
+    chart: Chart, result: LabResult, *, id_prefix: str, translate: Translate = as_written
 ) -> str:
     """Draw ``chart`` from the data in ``result`` and return an ``<svg>`` element.
 
