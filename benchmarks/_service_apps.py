@@ -28,20 +28,19 @@ collections whose timing depends on allocation counts).
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any
 
 from fastapi import FastAPI, HTTPException
 from sqlalchemy.engine import make_url
 
-from sqla_lab.demo.schemas import PostOut, UserOut
-from sqla_lab.labs.request._endpoints import JOIN_SQL, build_app
-from sqla_lab.labs.request._measure import Call, asgi_get, concurrently
+from sqla_lab.demo.schemas import UserOut
+from sqla_lab.labs.request._endpoints import JOIN_SQL, build_app, user_from_rows
+from sqla_lab.labs.request._measure import Call, asgi_get, collector_paused, concurrently
 from sqla_lab.service.app import create_app, tuned_gc
 from sqla_lab.service.engine import service_database
 from sqla_lab.service.errors import install_error_handlers
@@ -58,21 +57,9 @@ LOOPBACK = "127.0.0.1"
 KINDS = ("service", "orm-bare", "orm-best", "raw", "raw-metrics")
 
 
-@contextmanager
-def _collector_off() -> Iterator[None]:
-    gc.collect()
-    gc.freeze()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-        gc.unfreeze()
-
-
 def _gc_context(gc_mode: str) -> AbstractContextManager[None]:
     if gc_mode == "off":
-        return _collector_off()
+        return collector_paused()
     return tuned_gc() if gc_mode == "tuned" else nullcontext()
 
 
@@ -125,12 +112,7 @@ def raw_asyncpg_app(dsn: str, *, metrics: bool = False) -> FastAPI:
         if not rows:
             raise HTTPException(404, f"user {user_id} not found")
         # The service's own response models, as the service answers with them.
-        posts = [
-            PostOut(id=row["post_id"], user_id=row["id"], title=row["title"])
-            for row in rows
-            if row["post_id"] is not None
-        ]
-        return UserOut(id=rows[0]["id"], name=rows[0]["name"], posts=posts)
+        return user_from_rows(rows)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
