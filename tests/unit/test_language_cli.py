@@ -116,3 +116,34 @@ def test_show_of_a_lab_not_in_the_file_is_one_line(tmp_path: Path) -> None:
         f"error: no results for lab 'nope' in {FULL_RUN}; it has: "
         "connect, pool, sessions, states, loading, scale"
     )
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_the_last_run_cache_never_writes_through_what_sqla_lab_did_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from sqla_lab.cli.labs import _keep_last_run, last_run_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = last_run_path()
+    cache.parent.mkdir(parents=True)
+    theirs = tmp_path / "theirs.txt"
+    theirs.write_text("not sqla-lab's\n")
+    if kind == "symlink":
+        cache.symlink_to(theirs)
+    else:
+        os.mkfifo(cache)  # opening it for writing would block: it must not be opened
+    _keep_last_run(all_results())
+    assert theirs.read_text() == "not sqla-lab's\n"
+    assert cache.is_symlink() if kind == "symlink" else cache.is_fifo()
+
+
+def test_the_last_run_is_kept_in_sqla_labs_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqla_lab.cli.labs import _keep_last_run, last_run_path
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _keep_last_run(all_results())
+    kept = json.loads(last_run_path().read_text())
+    assert kept == json.loads(json.dumps(dump_results(all_results())))

@@ -74,11 +74,18 @@ def last_run_path() -> Path:
 
 
 def _keep_last_run(results: Sequence[LabResult]) -> None:
-    """Save the run for ``show``; a cache that cannot be written costs nothing but that."""
+    """Save the run for ``show``; a cache that cannot be written costs nothing but that.
+
+    Unlike an output the user names (followed through a symlink, written through a FIFO), the
+    cache is a path sqla-lab chose: anything there but a regular file (a symlink, a FIFO, a
+    directory) is not one it wrote, and is left alone with the run unsaved.
+    """
     from sqla_lab.lab import dump_results
 
     path = last_run_path()
     try:
+        if path.is_symlink() or (path.exists() and not path.is_file()):
+            return
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json(path, dump_results(results))
     except (OSError, ConfigurationError):
